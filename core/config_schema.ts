@@ -1,0 +1,97 @@
+/**
+ * The zod schemas of edgebox's own config sections. Plugin blocks are validated against the
+ * schema of their plugin type (see `core/config.ts`), after the fields every block shares.
+ */
+import { z } from "zod";
+import { duration, size } from "./units.ts";
+
+/** Instance names become URL segments and log fields, so they are kept plain. */
+export const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** `server:` — where and how edgebox listens. */
+export const ServerConfig = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65_535).default(8080),
+  /** How long in-flight requests may run after a stop signal. */
+  shutdownTimeout: duration().default(10_000),
+  /** Largest request body accepted anywhere (413 above it). */
+  bodyLimit: size().default(1_048_576),
+});
+
+/** A scope: `*`, `admin`, `<instance>:*`, `<instance>:read` or `<instance>:write`. */
+export const Scope = z.string().regex(
+  /^(\*|admin|[a-z][a-z0-9_-]{0,62}:(read|write|\*))$/,
+  'Expected a scope such as "*", "admin", "cache:read", "cache:write" or "cache:*"',
+);
+
+/** One API key. */
+export const ApiKey = z.strictObject({
+  /** Shown in logs instead of the key. */
+  name: z.string().min(1).max(64),
+  /** The secret; usually `${SOME_ENV_VAR}`. At least 16 characters. */
+  key: z.string().min(16, "API keys must be at least 16 characters"),
+  scopes: z.array(Scope).min(1).default(["*"]),
+});
+
+/** `auth:` — API keys, or an explicit opt-out. */
+export const AuthConfig = z.strictObject({
+  /**
+   * `apiKey` requires a key on every request except health probes and docs; `none` turns auth
+   * off. Left out, it is `apiKey` when keys are configured and off on loopback otherwise.
+   */
+  mode: z.enum(["apiKey", "none"]).optional(),
+  keys: z.array(ApiKey).max(1_000).default([]),
+});
+
+/** `log:` — level and format. */
+export const LogConfig = z.strictObject({
+  level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Left out: pretty on a terminal, JSON lines otherwise. */
+  format: z.enum(["json", "pretty"]).optional(),
+});
+
+/** The fields every plugin block has, besides the plugin's own. */
+export const PluginCommonConfig = z.strictObject({
+  /** The plugin type; defaults to the instance name. */
+  type: z.string().min(1).optional(),
+  enabled: z.boolean().default(true),
+  /** A required plugin must start for edgebox to start, and must be ready for `/ready`. */
+  required: z.boolean().default(true),
+  timeouts: z.strictObject({
+    start: duration().default(30_000),
+    ready: duration().default(2_000),
+    stop: duration().default(10_000),
+  }).default({ start: 30_000, ready: 2_000, stop: 10_000 }),
+  /** Start attempts before a required plugin fails the boot. */
+  startAttempts: z.number().int().min(1).max(100).default(3),
+  /** Backoff between start attempts and reconnects (doubles up to `maxDelay`, with jitter). */
+  reconnect: z.strictObject({
+    initialDelay: duration().default(500),
+    maxDelay: duration().default(30_000),
+  }).default({ initialDelay: 500, maxDelay: 30_000 }),
+  /** How often `ready` is probed while the plugin runs. */
+  healthInterval: duration().default(5_000),
+});
+
+/** The keys of {@linkcode PluginCommonConfig}, split off a block before plugin validation. */
+export const pluginCommonKeys: readonly string[] = Object.keys(PluginCommonConfig.shape);
+
+/** The whole file, with plugin blocks still unvalidated. */
+export const RootConfig = z.strictObject({
+  server: ServerConfig.default(ServerConfig.parse({})),
+  auth: AuthConfig.default(AuthConfig.parse({})),
+  log: LogConfig.default(LogConfig.parse({})),
+  plugins: z.record(
+    z.string().regex(INSTANCE_NAME, "Instance names are lowercase letters, digits, - and _"),
+    z.union([z.record(z.string(), z.unknown()), z.null()]),
+  ).default({}),
+});
+
+/** Validated `server:` section. */
+export type ServerConfig = z.output<typeof ServerConfig>;
+/** Validated `auth:` section. */
+export type AuthConfig = z.output<typeof AuthConfig>;
+/** Validated `log:` section. */
+export type LogConfig = z.output<typeof LogConfig>;
+/** Validated common fields of a plugin block. */
+export type PluginCommonConfig = z.output<typeof PluginCommonConfig>;

@@ -1,0 +1,290 @@
+/**
+ * Runs plugin instances: creates them in dependency order, starts them with timeouts and a
+ * retry budget, probes their health, reconnects degraded ones with backoff, and stops them in
+ * reverse order. Knows plugins only through the contract in `core/plugin.ts`.
+ */
+import type { EdgeboxConfig, PluginInstanceConfig } from "./config.ts";
+import { planDependencies } from "./dependency_order.ts";
+import type { Logger } from "./log.ts";
+import { type Metrics, noopMetrics } from "./metrics.ts";
+import type {
+  HealthReport,
+  PluginDefinition,
+  PluginInstance,
+  PluginRegistry,
+  PluginState,
+} from "./plugin.ts";
+import { backoff, messageOf, sleep, withTimeout } from "./timing.ts";
+
+/** A running (or stopped) plugin instance as the core tracks it. */
+export interface ManagedPlugin {
+  readonly name: string;
+  readonly type: string;
+  readonly required: boolean;
+  /** The `backend` field of its config, when it has one. */
+  readonly backend: string | undefined;
+  readonly settings: PluginInstanceConfig;
+  readonly definition: PluginDefinition;
+  readonly instance: PluginInstance;
+  state: PluginState;
+  /** Why it is not ready, when it is not. */
+  detail: string | undefined;
+  /** When the state last changed. */
+  since: Date;
+  /** When the next reconnect attempt runs (epoch ms), while degraded. */
+  nextAttemptAt: number | undefined;
+}
+
+/** A required plugin could not start; the message is the one line edgebox exits with. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+/** Called on every state change (metrics and tests listen). */
+export type StateListener = (plugin: ManagedPlugin, previous: PluginState) => void;
+
+/** Options of {@linkcode Lifecycle}. */
+export interface LifecycleOptions {
+  registry: PluginRegistry;
+  log: Logger;
+  metrics?: Metrics;
+  onStateChange?: StateListener;
+}
+
+/** Owns every enabled plugin instance from creation to stop. */
+export class Lifecycle {
+  readonly #log: Logger;
+  readonly #plugins: ManagedPlugin[] = [];
+  readonly #controllers = new Map<string, AbortController>();
+  readonly #monitors = new Set<Promise<void>>();
+  readonly #onStateChange: StateListener | undefined;
+  #stopping: Promise<Error[]> | undefined;
+
+  constructor(config: EdgeboxConfig, options: LifecycleOptions) {
+    this.#log = options.log;
+    this.#onStateChange = options.onStateChange;
+    const enabled = config.plugins.filter((p) => p.enabled);
+    const plan = planDependencies(enabled.map((p) => ({
+      name: p.name,
+      type: p.type,
+      requires: options.registry.get(p.type)?.requires ?? [],
+    })));
+    // parseConfig already refused these; this guards configs built in code.
+    if (!plan.ok) throw new StartupError(`Cannot order plugins: ${JSON.stringify(plan.problems)}`);
+
+    for (const name of plan.order) {
+      const settings = enabled.find((p) => p.name === name)!;
+      const definition = options.registry.get(settings.type);
+      if (!definition) throw new StartupError(`Unknown plugin type "${settings.type}"`);
+      const controller = new AbortController();
+      this.#controllers.set(name, controller);
+      const requires = definition.requires ?? [];
+      const instance = definition.create({
+        name,
+        type: settings.type,
+        config: settings.config,
+        log: options.log.child({ plugin: name }),
+        metrics: options.metrics ?? noopMetrics,
+        signal: controller.signal,
+        use: <T>(type: string): T => {
+          if (!requires.includes(type)) {
+            throw new Error(`Plugin "${name}" uses "${type}" without listing it in requires`);
+          }
+          const provider = this.#plugins.find((p) => p.type === type);
+          if (!provider) throw new Error(`No plugin of type "${type}" is enabled`);
+          return provider.instance.exports as T;
+        },
+      });
+      const backend = (settings.config as { backend?: unknown } | null)?.backend;
+      this.#plugins.push({
+        name,
+        type: settings.type,
+        required: settings.required,
+        backend: typeof backend === "string" ? backend : undefined,
+        settings,
+        definition,
+        instance,
+        state: "stopped",
+        detail: "not started",
+        since: new Date(),
+        nextAttemptAt: undefined,
+      });
+    }
+  }
+
+  /** Instances in start order. */
+  get plugins(): readonly ManagedPlugin[] {
+    return this.#plugins;
+  }
+
+  /** The instance with this name. */
+  get(name: string): ManagedPlugin | undefined {
+    return this.#plugins.find((p) => p.name === name);
+  }
+
+  /**
+   * Starts every instance in dependency order. A required instance that exhausts its attempts
+   * stops the ones already started and rejects with {@linkcode StartupError}; an optional one
+   * turns `degraded` and keeps reconnecting in the background.
+   */
+  async start(): Promise<void> {
+    for (const plugin of this.#plugins) {
+      if (this.#stopping) return;
+      const started = performance.now();
+      this.#setState(plugin, "starting", undefined);
+      const error = await this.#startWithRetries(plugin);
+      if (error === undefined) {
+        const health = await this.#probe(plugin);
+        this.#setState(plugin, health.status === "ready" ? "ready" : "degraded", health.detail);
+        this.#log.info("plugin started", {
+          plugin: plugin.name,
+          type: plugin.type,
+          backend: plugin.backend,
+          state: plugin.state,
+          ms: Math.round(performance.now() - started),
+        });
+        this.#monitor(plugin, plugin.state === "degraded");
+      } else if (plugin.required) {
+        this.#setState(plugin, "failed", messageOf(error));
+        const line = `Cannot start plugin "${plugin.name}" (${plugin.type}${
+          plugin.backend ? `, ${plugin.backend}` : ""
+        }): ${messageOf(error)}`;
+        await this.stop();
+        throw new StartupError(line, { cause: error });
+      } else {
+        this.#setState(plugin, "degraded", messageOf(error));
+        this.#log.warn("optional plugin did not start; retrying in the background", {
+          plugin: plugin.name,
+          error: messageOf(error),
+        });
+        this.#monitor(plugin, true);
+      }
+    }
+  }
+
+  /**
+   * Stops every instance in reverse start order, each within its stop timeout, and returns
+   * every error instead of stopping at the first. Calling it again returns the same result.
+   */
+  stop(): Promise<Error[]> {
+    this.#stopping ??= this.#stopAll();
+    return this.#stopping;
+  }
+
+  async #stopAll(): Promise<Error[]> {
+    for (const controller of this.#controllers.values()) controller.abort();
+    await Promise.allSettled(this.#monitors);
+    const errors: Error[] = [];
+    for (const plugin of [...this.#plugins].reverse()) {
+      if (plugin.state === "stopped" && plugin.detail === "not started") continue;
+      this.#setState(plugin, "stopping", undefined);
+      try {
+        if (plugin.instance.stop) {
+          await withTimeout(plugin.instance.stop, plugin.settings.timeouts.stop, `Stop hook of plugin "${plugin.name}"`);
+        }
+      } catch (error) {
+        errors.push(error instanceof Error ? error : new Error(String(error)));
+        this.#log.error("plugin stop failed", { plugin: plugin.name, error: messageOf(error) });
+      }
+      this.#setState(plugin, "stopped", undefined);
+    }
+    return errors;
+  }
+
+  async #startWithRetries(plugin: ManagedPlugin): Promise<unknown> {
+    const { startAttempts, timeouts, reconnect } = plugin.settings;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < startAttempts; attempt++) {
+      if (attempt > 0) {
+        await sleep(backoff(attempt - 1, reconnect.initialDelay, reconnect.maxDelay), this.#signal(plugin));
+        if (this.#signal(plugin).aborted) return new Error("stopped while starting");
+      }
+      try {
+        if (plugin.instance.start) {
+          await withTimeout(plugin.instance.start, timeouts.start, `Start hook of plugin "${plugin.name}"`);
+        }
+        return undefined;
+      } catch (error) {
+        lastError = error;
+        this.#log.warn("plugin start attempt failed", {
+          plugin: plugin.name,
+          attempt: attempt + 1,
+          of: startAttempts,
+          error: messageOf(error),
+        });
+      }
+    }
+    return lastError;
+  }
+
+  async #probe(plugin: ManagedPlugin): Promise<HealthReport> {
+    if (!plugin.instance.ready) return { status: "ready" };
+    try {
+      return await withTimeout(plugin.instance.ready, plugin.settings.timeouts.ready, `Ready hook of plugin "${plugin.name}"`);
+    } catch (error) {
+      return { status: "down", detail: messageOf(error) };
+    }
+  }
+
+  /** Probes health every `healthInterval`; while degraded, re-runs `start` with backoff. */
+  #monitor(plugin: ManagedPlugin, degraded: boolean): void {
+    const signal = this.#signal(plugin);
+    const loop = async () => {
+      let failures = degraded ? 1 : 0;
+      while (!signal.aborted) {
+        const wait = failures === 0
+          ? plugin.settings.healthInterval
+          : backoff(failures - 1, plugin.settings.reconnect.initialDelay, plugin.settings.reconnect.maxDelay);
+        plugin.nextAttemptAt = failures === 0 ? undefined : Date.now() + wait;
+        await sleep(wait, signal);
+        if (signal.aborted) return;
+        if (failures > 0) {
+          try {
+            if (plugin.instance.start) {
+              await withTimeout(plugin.instance.start, plugin.settings.timeouts.start, `Start hook of plugin "${plugin.name}"`);
+            }
+          } catch (error) {
+            failures++;
+            if (!signal.aborted) this.#setState(plugin, "degraded", messageOf(error));
+            continue;
+          }
+        }
+        const health = await this.#probe(plugin);
+        if (signal.aborted) return;
+        if (health.status === "ready") {
+          if (plugin.state !== "ready") this.#log.info("plugin recovered", { plugin: plugin.name });
+          failures = 0;
+          this.#setState(plugin, "ready", undefined);
+        } else {
+          if (plugin.state === "ready") {
+            this.#log.warn("plugin degraded", { plugin: plugin.name, detail: health.detail });
+          }
+          failures++;
+          this.#setState(plugin, "degraded", health.detail ?? health.status);
+        }
+      }
+    };
+    const running = loop().catch((error) => {
+      this.#log.error("plugin monitor crashed", { plugin: plugin.name, error: messageOf(error) });
+    });
+    this.#monitors.add(running);
+    running.finally(() => this.#monitors.delete(running));
+  }
+
+  #signal(plugin: ManagedPlugin): AbortSignal {
+    return this.#controllers.get(plugin.name)!.signal;
+  }
+
+  #setState(plugin: ManagedPlugin, state: PluginState, detail: string | undefined): void {
+    const previous = plugin.state;
+    if (previous === state && plugin.detail === detail) return;
+    plugin.state = state;
+    plugin.detail = detail;
+    if (state !== "degraded") plugin.nextAttemptAt = undefined;
+    if (previous !== state) {
+      plugin.since = new Date();
+      this.#log.debug("plugin state", { plugin: plugin.name, from: previous, to: state, detail });
+      this.#onStateChange?.(plugin, previous);
+    }
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The built-in plugin types. They are imported statically, never discovered at run time, so a
+ * binary built with `deno compile` contains every one of them.
+ */
+import type { PluginDefinition, PluginRegistry } from "./plugin.ts";
+import { echoPlugin } from "../plugins/echo/mod.ts";
+
+const builtins: PluginDefinition[] = [echoPlugin];
+
+/** Every built-in plugin type by name. */
+export const builtinPlugins: PluginRegistry = new Map(builtins.map((p) => [p.type, p]));

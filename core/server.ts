@@ -1,0 +1,128 @@
+/**
+ * `edgebox serve`: builds the runtime from a config, listens, starts plugins, and shuts down
+ * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests up to
+ * `server.shutdownTimeout`, stop plugins in reverse order). A second signal exits at once.
+ */
+import { createApp } from "./app.ts";
+import { authEnabled, authRefusal } from "./auth.ts";
+import type { EdgeboxConfig } from "./config.ts";
+import { Lifecycle, StartupError } from "./lifecycle.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { PluginRegistry } from "./plugin.ts";
+import { messageOf } from "./timing.ts";
+import { VERSION } from "./version.ts";
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  registry: PluginRegistry;
+  /** Where the config came from, for the boot log. */
+  source: string;
+  /** Writes one-line fatal errors; stderr by default. */
+  fatal?: (line: string) => void;
+}
+
+/** Runs the server until it is stopped; resolves to the process exit code. */
+export async function serve(config: EdgeboxConfig, options: ServeOptions): Promise<number> {
+  const fatal = options.fatal ?? ((line: string) => console.error(`edgebox: ${line}`));
+  const refusal = authRefusal(config.auth, config.server.host);
+  if (refusal) {
+    fatal(refusal);
+    return 1;
+  }
+  const log = createLogger({ level: config.log.level, ...(config.log.format ? { format: config.log.format } : {}) });
+  keepAliveOnStrayErrors(log);
+
+  let shuttingDown = false;
+  let lifecycle: Lifecycle;
+  try {
+    lifecycle = new Lifecycle(config, { registry: options.registry, log });
+  } catch (error) {
+    fatal(messageOf(error));
+    return 1;
+  }
+  const app = createApp({ config, lifecycle, log, isShuttingDown: () => shuttingDown });
+
+  const listening = Promise.withResolvers<void>();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config.server.host,
+      port: config.server.port,
+      onListen: ({ hostname, port }) => {
+        log.info("listening", {
+          url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+          port,
+          version: VERSION,
+          config: options.source,
+          auth: authEnabled(config.auth) ? "apiKey" : "none",
+        });
+        listening.resolve();
+      },
+    }, app.fetch);
+  } catch (error) {
+    fatal(`Cannot listen on ${config.server.host}:${config.server.port}: ${messageOf(error)}`);
+    return 1;
+  }
+  await listening.promise;
+
+  const stopped = Promise.withResolvers<number>();
+  const shutdown = async (reason: string) => {
+    shuttingDown = true;
+    log.info("shutting down", { reason, timeoutMs: config.server.shutdownTimeout });
+    const drained = await drain(server, config.server.shutdownTimeout);
+    if (!drained) log.warn("in-flight requests did not finish in time; closing them", {});
+    const errors = await lifecycle.stop();
+    log.info("stopped", { pluginStopErrors: errors.length });
+    stopped.resolve(0);
+  };
+
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (shuttingDown) {
+      log.warn("second signal; exiting now", { signal });
+      Deno.exit(1);
+    }
+    void shutdown(signal);
+  };
+  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]];
+  for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
+
+  try {
+    await lifecycle.start();
+    if (!shuttingDown) log.info("ready", { plugins: lifecycle.plugins.length });
+  } catch (error) {
+    shuttingDown = true;
+    await drain(server, 1_000);
+    await lifecycle.stop();
+    fatal(error instanceof StartupError ? error.message : `Cannot start: ${messageOf(error)}`);
+    stopped.resolve(1);
+  }
+
+  const code = await stopped.promise;
+  for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
+  return code;
+}
+
+/** Stops accepting and waits for in-flight requests; false when the deadline cut them off. */
+async function drain(server: Deno.HttpServer, timeoutMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), timeoutMs));
+  const done = server.shutdown().then(() => true);
+  const drained = await Promise.race([done, deadline]);
+  clearTimeout(timer);
+  return drained;
+}
+
+/**
+ * A backend client that rejects a promise nobody awaits must not take the process down:
+ * log it and carry on, the plugin's health probe will notice the backend is gone.
+ */
+function keepAliveOnStrayErrors(log: Logger): void {
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    log.error("unhandled rejection", { error: messageOf(event.reason) });
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    log.error("uncaught exception", { error: messageOf(event.error) });
+  });
+}
