@@ -91,7 +91,11 @@ export async function main(args: string[]): Promise<number> {
           return 1;
         }
         const enabled = config.plugins.filter((p) => p.enabled).map((p) => p.name);
-        console.log(`${values.config}: ok (${enabled.length} plugin${enabled.length === 1 ? "" : "s"}: ${enabled.join(", ") || "none"})`);
+        console.log(
+          `${values.config}: ok (${enabled.length} plugin${enabled.length === 1 ? "" : "s"}: ${
+            enabled.join(", ") || "none"
+          })`,
+        );
         return 0;
       }
       case "plugins":
@@ -107,7 +111,9 @@ export async function main(args: string[]): Promise<number> {
         if (values.host !== undefined) config.server.host = values.host;
         if (values.port !== undefined) {
           const port = Number(values.port);
-          if (!/^\d+$/.test(values.port) || port > 65_535) return usage(`--port must be 0 to 65535, got "${values.port}"`);
+          if (!/^\d+$/.test(values.port) || port > 65_535) {
+            return usage(`--port must be 0 to 65535, got "${values.port}"`);
+          }
           config.server.port = port;
         }
         return await serve(config, { registry: builtinPlugins, source: values.config ?? EMBEDDED });

@@ -3,17 +3,20 @@
  * against every configured key, so neither the key nor its position leaks through timing.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
 import type { AuthConfig } from "./config_schema.ts";
 import { coreError } from "./errors.ts";
-import type { AppEnv, Principal } from "./http_env.ts";
+import type { Principal } from "./http_env.ts";
 
 /** The principal of every request when auth is off. */
-export const anonymous: Principal = Object.freeze({ name: "anonymous", scopes: Object.freeze(["*"]) });
+export const anonymous: Principal = Object.freeze({
+  name: "anonymous",
+  scopes: Object.freeze(["*"]),
+});
 
 /** Whether a host only accepts connections from this machine. */
 export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Whether requests must carry a key under this config. */
@@ -42,48 +45,45 @@ export function hasScope(scopes: readonly string[], required: string): boolean {
   return colon > 0 && scopes.includes(required.slice(0, colon) + ":*");
 }
 
-/** The scope a request needs: `admin` for core admin routes, `<instance>:read|write` below `/v1`. */
+/** Returns the scope a request needs, or `undefined` for public routes. */
 export type ScopeRule = (method: string, path: string) => string | undefined;
 
 function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
-/** Options of {@linkcode apiKeyAuth}. */
-export interface ApiKeyAuthOptions {
-  /** Returns the scope a request needs, or `undefined` for public routes. */
-  scopeFor: ScopeRule;
-}
+/** Decides who a request comes from; throws 401/403 problems. */
+export type Authenticator = (
+  method: string,
+  path: string,
+  authorization: string | null,
+) => Principal;
 
-/** Authenticates `Authorization: Bearer <key>` and checks the route's scope (401 / 403). */
-export function apiKeyAuth(auth: AuthConfig, options: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
-  const enabled = authEnabled(auth);
-  const keys = auth.keys.map((k) => ({ digest: digest(k.key), principal: { name: k.name, scopes: k.scopes } }));
-  return async function apiKeyAuthMiddleware(c, next) {
-    if (!enabled) {
-      c.set("principal", anonymous);
-      return next();
-    }
-    const required = options.scopeFor(c.req.method, c.req.path);
-    if (required === undefined) {
-      c.set("principal", anonymous);
-      return next();
-    }
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const challenge = { "WWW-Authenticate": 'Bearer realm="edgebox"' };
+/** Builds the authenticator for an auth config: `Authorization: Bearer <key>` plus scopes. */
+export function apiKeyAuthenticator(auth: AuthConfig, scopeFor: ScopeRule): Authenticator {
+  if (!authEnabled(auth)) return () => anonymous;
+  const keys = auth.keys.map((k) => ({
+    digest: digest(k.key),
+    principal: { name: k.name, scopes: k.scopes },
+  }));
+  return function authenticate(method, path, authorization) {
+    const required = scopeFor(method, path);
+    if (required === undefined) return anonymous;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     if (!match) {
       throw coreError("core.unauthorized", {
         detail: "Send an API key as Authorization: Bearer <key>",
         field: "header.authorization",
-        headers: challenge,
+        headers: { "WWW-Authenticate": 'Bearer realm="edgebox"' },
       });
     }
     const offered = digest(match[1]!);
     let principal: Principal | undefined;
     for (const key of keys) {
       // No early exit: every key is compared so timing says nothing about which one matched.
-      if (timingSafeEqual(offered, key.digest) && principal === undefined) principal = key.principal;
+      if (timingSafeEqual(offered, key.digest) && principal === undefined) {
+        principal = key.principal;
+      }
     }
     if (!principal) {
       throw coreError("core.unauthorized", {
@@ -98,7 +98,6 @@ export function apiKeyAuth(auth: AuthConfig, options: ApiKeyAuthOptions): Middle
         extra: { requiredScope: required },
       });
     }
-    c.set("principal", principal);
-    return next();
+    return principal;
   };
 }

@@ -91,7 +91,11 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
       if (key === "key" || typeof node.value !== "string" || !node.value.includes("$")) return;
       const result = interpolate(node.value, env);
       if (!result.ok) {
-        issues.push({ path: pathOf(doc.contents, node), message: result.error, ...position(node.range?.[0] ?? 0) });
+        issues.push({
+          path: pathOf(doc.contents, node),
+          message: result.error,
+          ...position(node.range?.[0] ?? 0),
+        });
         return;
       }
       node.value = node.type === "PLAIN" ? retype(result.value) : result.value;
@@ -118,7 +122,9 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
     const prefix = ["plugins", name];
     const commonResult = PluginCommonConfig.safeParse(common);
     if (!commonResult.success) {
-      issues.push(...zodIssues(commonResult.error.issues, prefix, PluginCommonConfig, common, locate));
+      issues.push(
+        ...zodIssues(commonResult.error.issues, prefix, PluginCommonConfig, common, locate),
+      );
       continue;
     }
     const type = commonResult.data.type ?? name;
@@ -128,14 +134,25 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
       const known = [...options.registry.keys()].map((t) => `"${t}"`).join(", ");
       issues.push({
         path: commonResult.data.type ? [...prefix, "type"] : prefix,
-        message: `Unknown plugin type "${type}"${hint ? `; did you mean "${hint}"?` : ""} (known: ${known})`,
+        message: `Unknown plugin type "${type}"${
+          hint ? `; did you mean "${hint}"?` : ""
+        } (known: ${known})`,
         ...locate(commonResult.data.type ? [...prefix, "type"] : prefix, !commonResult.data.type),
       });
       continue;
     }
     const ownResult = definition.config.safeParse(own);
     if (!ownResult.success) {
-      issues.push(...zodIssues(ownResult.error.issues, prefix, definition.config, own, locate, pluginCommonKeys));
+      issues.push(
+        ...zodIssues(
+          ownResult.error.issues,
+          prefix,
+          definition.config,
+          own,
+          locate,
+          pluginCommonKeys,
+        ),
+      );
       continue;
     }
     plugins.push({ ...commonResult.data, name, type, config: ownResult.data });
@@ -151,7 +168,11 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
     if (!plan.ok) {
       for (const problem of plan.problems) {
         const at = problem.kind === "missing" ? problem.instance : problem.cycle[0]!;
-        issues.push({ path: ["plugins", at], message: describeDependencyProblem(problem), ...locate(["plugins", at], true) });
+        issues.push({
+          path: ["plugins", at],
+          message: describeDependencyProblem(problem),
+          ...locate(["plugins", at], true),
+        });
       }
     }
   }
@@ -173,7 +194,12 @@ export async function loadConfigFile(
     text = await Deno.readTextFile(file);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound ? "no such file" : String(error);
-    throw new ConfigError(file, [{ path: [], message: `Cannot read config file: ${reason}`, line: 1, col: 1 }]);
+    throw new ConfigError(file, [{
+      path: [],
+      message: `Cannot read config file: ${reason}`,
+      line: 1,
+      col: 1,
+    }]);
   }
   return parseConfig(text, { ...options, file });
 }
@@ -197,7 +223,10 @@ function zodIssues(
   for (const issue of zodIssues) {
     const path = [...prefix, ...issue.path.map((p) => (typeof p === "symbol" ? String(p) : p))];
     if (issue.code === "unrecognized_keys") {
-      const known = [...knownKeys(schema, issue.path, data), ...(issue.path.length ? [] : extraKeys)];
+      const known = [
+        ...knownKeys(schema, issue.path, data),
+        ...(issue.path.length ? [] : extraKeys),
+      ];
       for (const key of issue.keys) {
         const hint = closest(key, known);
         issues.push({
@@ -215,7 +244,9 @@ function zodIssues(
       const hint = typeof actual === "string" ? closest(actual, options) : undefined;
       message = actual === undefined
         ? `Required: one of ${options.map((o) => `"${o}"`).join(", ")}`
-        : `Expected one of ${options.map((o) => `"${o}"`).join(", ")}${hint ? `; did you mean "${hint}"?` : ""}`;
+        : `Expected one of ${options.map((o) => `"${o}"`).join(", ")}${
+          hint ? `; did you mean "${hint}"?` : ""
+        }`;
     } else if (issue.code === "invalid_type" && valueAt(data, issue.path) === undefined) {
       message = `Required: expected ${issue.expected}`;
     }
@@ -233,9 +264,12 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[], data: unknow
     if (i === path.length) break;
     const segment = path[i]!;
     const def = current._zod.def as unknown as Record<string, unknown>;
-    value = isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[segment] : undefined;
-    if (def.type === "object") current = (def.shape as Record<string, z.core.$ZodType>)[String(segment)];
-    else if (def.type === "record") current = def.valueType as z.core.$ZodType;
+    value = isRecord(value) || Array.isArray(value)
+      ? (value as Record<PropertyKey, unknown>)[segment]
+      : undefined;
+    if (def.type === "object") {
+      current = (def.shape as Record<string, z.core.$ZodType>)[String(segment)];
+    } else if (def.type === "record") current = def.valueType as z.core.$ZodType;
     else if (def.type === "array") current = def.element as z.core.$ZodType;
     else current = undefined;
   }
@@ -256,14 +290,18 @@ function unwrap(schema: z.core.$ZodType, value: unknown): z.core.$ZodType {
       const match = discriminator && isRecord(value)
         ? options.find((option) => literalOf(option, discriminator) === value[discriminator])
         : undefined;
-      current = match ?? options.find((o) => (o._zod.def as { type: string }).type === "object") ?? options[0]!;
+      current = match ?? options.find((o) => (o._zod.def as { type: string }).type === "object") ??
+        options[0]!;
     } else return current;
   }
   return current;
 }
 
 function literalOf(schema: z.core.$ZodType, key: string): unknown {
-  const def = schema._zod.def as unknown as { type: string; shape?: Record<string, z.core.$ZodType> };
+  const def = schema._zod.def as unknown as {
+    type: string;
+    shape?: Record<string, z.core.$ZodType>;
+  };
   const field = def.type === "object" ? def.shape?.[key] : undefined;
   const values = (field?._zod.def as { values?: unknown[] } | undefined)?.values;
   return values?.[0];
@@ -292,7 +330,9 @@ function offsetOf(root: unknown, path: readonly (string | number)[], atKey: bool
   for (let i = 0; i < path.length; i++) {
     const segment = path[i]!;
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = node.items.find((item) =>
+        isScalar(item.key) && String(item.key.value) === String(segment)
+      );
       if (!pair) return offset;
       const keyOffset = (pair.key as Node).range?.[0] ?? offset;
       if (i === path.length - 1 && atKey) return keyOffset;
@@ -313,7 +353,10 @@ function pathOf(root: unknown, target: Node): (string | number)[] {
     if (isMap(node)) {
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
-        const found = search(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : "?"]);
+        const found = search(pair.value, [
+          ...path,
+          isScalar(pair.key) ? String(pair.key.value) : "?",
+        ]);
         if (found) return found;
       }
     } else if (isSeq(node)) {

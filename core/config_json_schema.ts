@@ -19,7 +19,9 @@ export function backendsOf(definition: PluginDefinition): string[] {
   const json = toJson(definition.config);
   const options = (json.oneOf ?? json.anyOf ?? [json]) as JsonSchema[];
   return options
-    .map((option) => ((option.properties as Record<string, JsonSchema> | undefined)?.backend?.const))
+    .map((
+      option,
+    ) => ((option.properties as Record<string, JsonSchema> | undefined)?.backend?.const))
     .filter((value): value is string => typeof value === "string");
 }
 
@@ -28,11 +30,17 @@ export function pluginBlockSchema(definition: PluginDefinition, requireType = fa
   const common = toJson(PluginCommonConfig);
   const own = toJson(definition.config);
   const options = (own.oneOf ?? own.anyOf ?? [own]) as JsonSchema[];
-  const commonProperties = { ...(common.properties as JsonSchema), type: { const: definition.type } };
+  const commonProperties = {
+    ...(common.properties as JsonSchema),
+    type: { const: definition.type },
+  };
   const merged = options.map((option) => ({
     ...option,
     properties: { ...commonProperties, ...(option.properties as JsonSchema) },
-    required: [...((option.required as string[] | undefined) ?? []), ...(requireType ? ["type"] : [])],
+    required: [
+      ...((option.required as string[] | undefined) ?? []),
+      ...(requireType ? ["type"] : []),
+    ],
   }));
   return merged.length === 1 ? merged[0]! : { oneOf: merged };
 }
@@ -40,7 +48,9 @@ export function pluginBlockSchema(definition: PluginDefinition, requireType = fa
 /** JSON Schema of a whole config file for the given plugin types. */
 export function configJsonSchema(registry: PluginRegistry): JsonSchema {
   const byName: Record<string, JsonSchema> = {};
-  for (const definition of registry.values()) byName[definition.type] = pluginBlockSchema(definition);
+  for (const definition of registry.values()) {
+    byName[definition.type] = pluginBlockSchema(definition);
+  }
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     title: "edgebox config",

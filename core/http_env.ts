@@ -1,4 +1,9 @@
-/** The per-request variables the core middleware sets, shared by the app and plugin routes. */
+/**
+ * The per-request state the core hands to every route. It travels as Hono's `env` (`c.env`)
+ * rather than `c.var` because the core sets it before Hono runs: the default middleware (request
+ * id, auth, access log) wraps the app synchronously, so a request that needs no I/O never pays
+ * for an async middleware chain.
+ */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "./log.ts";
 
@@ -10,13 +15,19 @@ export interface Principal {
   scopes: readonly string[];
 }
 
+/** What the core knows about a request before routing it. */
+export interface RequestContext {
+  /** The `X-Request-Id`, kept from the client when well-formed, generated otherwise. */
+  readonly requestId: string;
+  /** The authenticated caller. */
+  readonly principal: Principal;
+  /** A logger whose lines carry the request id. */
+  readonly log: Logger;
+}
+
 /** Hono environment of every edgebox app and sub-app. */
 export interface AppEnv {
-  Variables: {
-    requestId: string;
-    log: Logger;
-    principal: Principal;
-  };
+  Bindings: RequestContext;
 }
 
 /** A plugin's HTTP routes: a Hono sub-app with OpenAPI metadata, mounted at `/v1/<instance>`. */

@@ -7,7 +7,8 @@
 /** The interpolated text, or why it could not be produced. */
 export type InterpolationResult = { ok: true; value: string } | { ok: false; error: string };
 
-const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^}\\]|\\.)*))?\}|\$\{[^}]*\}?/g;
+const REFERENCE =
+  /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^}\\]|\\.)*))?\}|\$\{[^}]*\}?/g;
 
 /** Replaces every reference in `text` using `env`. */
 export function interpolate(
@@ -15,22 +16,27 @@ export function interpolate(
   env: (name: string) => string | undefined,
 ): InterpolationResult {
   let error: string | undefined;
-  const value = text.replace(REFERENCE, (match, name?: string, operator?: string, argument?: string) => {
-    if (match === "$${") return "${";
-    if (name === undefined) {
-      error ??= `Invalid variable reference "${match}"; expected \${NAME}, \${NAME:-default} or \${NAME:?message}`;
+  const value = text.replace(
+    REFERENCE,
+    (match, name?: string, operator?: string, argument?: string) => {
+      if (match === "$${") return "${";
+      if (name === undefined) {
+        error ??=
+          `Invalid variable reference "${match}"; expected \${NAME}, \${NAME:-default} or \${NAME:?message}`;
+        return match;
+      }
+      const raw = env(name);
+      const unset = operator?.startsWith(":") ? raw === undefined || raw === "" : raw === undefined;
+      if (!unset) return raw!;
+      if (operator === ":-" || operator === "-") return argument ?? "";
+      if (operator === ":?" || operator === "?") {
+        error ??= `Environment variable ${name} is required: ${argument || "not set"}`;
+        return match;
+      }
+      error ??=
+        `Environment variable ${name} is not set (write \${${name}:-default} to allow that)`;
       return match;
-    }
-    const raw = env(name);
-    const unset = operator?.startsWith(":") ? raw === undefined || raw === "" : raw === undefined;
-    if (!unset) return raw!;
-    if (operator === ":-" || operator === "-") return argument ?? "";
-    if (operator === ":?" || operator === "?") {
-      error ??= `Environment variable ${name} is required: ${argument || "not set"}`;
-      return match;
-    }
-    error ??= `Environment variable ${name} is not set (write \${${name}:-default} to allow that)`;
-    return match;
-  });
+    },
+  );
   return error === undefined ? { ok: true, value } : { ok: false, error };
 }

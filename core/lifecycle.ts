@@ -180,7 +180,11 @@ export class Lifecycle {
       this.#setState(plugin, "stopping", undefined);
       try {
         if (plugin.instance.stop) {
-          await withTimeout(plugin.instance.stop, plugin.settings.timeouts.stop, `Stop hook of plugin "${plugin.name}"`);
+          await withTimeout(
+            plugin.instance.stop,
+            plugin.settings.timeouts.stop,
+            `Stop hook of plugin "${plugin.name}"`,
+          );
         }
       } catch (error) {
         errors.push(error instanceof Error ? error : new Error(String(error)));
@@ -196,12 +200,19 @@ export class Lifecycle {
     let lastError: unknown;
     for (let attempt = 0; attempt < startAttempts; attempt++) {
       if (attempt > 0) {
-        await sleep(backoff(attempt - 1, reconnect.initialDelay, reconnect.maxDelay), this.#signal(plugin));
+        await sleep(
+          backoff(attempt - 1, reconnect.initialDelay, reconnect.maxDelay),
+          this.#signal(plugin),
+        );
         if (this.#signal(plugin).aborted) return new Error("stopped while starting");
       }
       try {
         if (plugin.instance.start) {
-          await withTimeout(plugin.instance.start, timeouts.start, `Start hook of plugin "${plugin.name}"`);
+          await withTimeout(
+            plugin.instance.start,
+            timeouts.start,
+            `Start hook of plugin "${plugin.name}"`,
+          );
         }
         return undefined;
       } catch (error) {
@@ -220,7 +231,11 @@ export class Lifecycle {
   async #probe(plugin: ManagedPlugin): Promise<HealthReport> {
     if (!plugin.instance.ready) return { status: "ready" };
     try {
-      return await withTimeout(plugin.instance.ready, plugin.settings.timeouts.ready, `Ready hook of plugin "${plugin.name}"`);
+      return await withTimeout(
+        plugin.instance.ready,
+        plugin.settings.timeouts.ready,
+        `Ready hook of plugin "${plugin.name}"`,
+      );
     } catch (error) {
       return { status: "down", detail: messageOf(error) };
     }
@@ -232,16 +247,22 @@ export class Lifecycle {
     const loop = async () => {
       let failures = degraded ? 1 : 0;
       while (!signal.aborted) {
-        const wait = failures === 0
-          ? plugin.settings.healthInterval
-          : backoff(failures - 1, plugin.settings.reconnect.initialDelay, plugin.settings.reconnect.maxDelay);
+        const wait = failures === 0 ? plugin.settings.healthInterval : backoff(
+          failures - 1,
+          plugin.settings.reconnect.initialDelay,
+          plugin.settings.reconnect.maxDelay,
+        );
         plugin.nextAttemptAt = failures === 0 ? undefined : Date.now() + wait;
         await sleep(wait, signal);
         if (signal.aborted) return;
         if (failures > 0) {
           try {
             if (plugin.instance.start) {
-              await withTimeout(plugin.instance.start, plugin.settings.timeouts.start, `Start hook of plugin "${plugin.name}"`);
+              await withTimeout(
+                plugin.instance.start,
+                plugin.settings.timeouts.start,
+                `Start hook of plugin "${plugin.name}"`,
+              );
             }
           } catch (error) {
             failures++;

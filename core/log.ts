@@ -37,9 +37,35 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
-function writeStderr(line: string): void {
-  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+/**
+ * Standard error, written in batches: lines queue up and go out in one write per event-loop turn
+ * (or sooner past 64 KiB), as pino does, because a write call per line costs more than a whole
+ * health-check request. `flushLogs` empties the queue; it also runs when the process exits.
+ */
+let pending: string[] = [];
+let pendingBytes = 0;
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Writes every queued log line now. */
+export function flushLogs(): void {
+  if (flushTimer !== undefined) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (pending.length === 0) return;
+  const bytes = encoder.encode(pending.join(""));
+  pending = [];
+  pendingBytes = 0;
+  let written = 0;
+  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
 }
+
+function writeStderr(line: string): void {
+  pending.push(line + "\n");
+  pendingBytes += line.length + 1;
+  if (pendingBytes > 65_536) flushLogs();
+  else flushTimer ??= setTimeout(flushLogs, 0);
+}
+
+globalThis.addEventListener("unload", flushLogs);
 
 /** Creates a root logger. */
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -79,7 +105,11 @@ function makeLogger(
 function safeStringify(record: LogFields): string {
   return JSON.stringify(record, (_key, value) => {
     if (value instanceof Error) {
-      return { name: value.name, message: value.message, ...("code" in value ? { code: value.code } : {}) };
+      return {
+        name: value.name,
+        message: value.message,
+        ...("code" in value ? { code: value.code } : {}),
+      };
     }
     return typeof value === "bigint" ? value.toString() : value;
   });
@@ -95,8 +125,12 @@ const levelColor: Record<string, string> = {
 function pretty(record: LogFields): string {
   const { time, level, msg, ...rest } = record as { time: string; level: string; msg: string };
   const extras = Object.entries(rest)
-    .map(([key, value]) => `${key}=${typeof value === "string" ? value : safeStringify({ v: value }).slice(5, -1)}`)
+    .map(([key, value]) =>
+      `${key}=${typeof value === "string" ? value : safeStringify({ v: value }).slice(5, -1)}`
+    )
     .join(" ");
   const color = levelColor[level] ?? "";
-  return `${time.slice(11, 23)} ${color}${level.toUpperCase().padEnd(5)}\x1b[0m ${msg}${extras ? "  " + extras : ""}`;
+  return `${time.slice(11, 23)} ${color}${level.toUpperCase().padEnd(5)}\x1b[0m ${msg}${
+    extras ? "  " + extras : ""
+  }`;
 }

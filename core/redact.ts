@@ -7,7 +7,9 @@ export const REDACTED = "[redacted]";
 
 /** A deep copy with secret-named fields and URL passwords replaced by `[redacted]`. */
 export function redact(value: unknown, key = ""): unknown {
-  if (SECRET_KEY.test(key) && value !== undefined && value !== null && value !== "") return REDACTED;
+  if (SECRET_KEY.test(key) && value !== undefined && value !== null && value !== "") {
+    return REDACTED;
+  }
   if (Array.isArray(value)) return value.map((item) => redact(item));
   if (typeof value === "object" && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));

@@ -7,7 +7,7 @@ import { createApp } from "./app.ts";
 import { authEnabled, authRefusal } from "./auth.ts";
 import type { EdgeboxConfig } from "./config.ts";
 import { Lifecycle, StartupError } from "./lifecycle.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, flushLogs, type Logger } from "./log.ts";
 import type { PluginRegistry } from "./plugin.ts";
 import { messageOf } from "./timing.ts";
 import { VERSION } from "./version.ts";
@@ -23,13 +23,19 @@ export interface ServeOptions {
 
 /** Runs the server until it is stopped; resolves to the process exit code. */
 export async function serve(config: EdgeboxConfig, options: ServeOptions): Promise<number> {
-  const fatal = options.fatal ?? ((line: string) => console.error(`edgebox: ${line}`));
+  const fatal = (line: string) => {
+    flushLogs(); // the fatal line comes last, after whatever led to it
+    (options.fatal ?? ((text: string) => console.error(`edgebox: ${text}`)))(line);
+  };
   const refusal = authRefusal(config.auth, config.server.host);
   if (refusal) {
     fatal(refusal);
     return 1;
   }
-  const log = createLogger({ level: config.log.level, ...(config.log.format ? { format: config.log.format } : {}) });
+  const log = createLogger({
+    level: config.log.level,
+    ...(config.log.format ? { format: config.log.format } : {}),
+  });
   keepAliveOnStrayErrors(log);
 
   let shuttingDown = false;
@@ -79,11 +85,15 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
   const onSignal = (signal: Deno.Signal) => () => {
     if (shuttingDown) {
       log.warn("second signal; exiting now", { signal });
+      flushLogs();
       Deno.exit(1);
     }
     void shutdown(signal);
   };
-  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], ["SIGTERM", onSignal("SIGTERM")]];
+  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
+    "SIGTERM",
+    onSignal("SIGTERM"),
+  ]];
   for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
 
   try {
@@ -99,13 +109,16 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
 
   const code = await stopped.promise;
   for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
+  flushLogs();
   return code;
 }
 
 /** Stops accepting and waits for in-flight requests; false when the deadline cut them off. */
 async function drain(server: Deno.HttpServer, timeoutMs: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), timeoutMs));
+  const deadline = new Promise<false>((resolve) =>
+    timer = setTimeout(() => resolve(false), timeoutMs)
+  );
   const done = server.shutdown().then(() => true);
   const drained = await Promise.race([done, deadline]);
   clearTimeout(timer);

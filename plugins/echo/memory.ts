@@ -21,7 +21,9 @@ export class MemoryEcho implements EchoDriver {
   }
 
   async connect(): Promise<void> {
-    if (Date.now() < this.#outageUntil) throw new Error("Cannot connect echo backend: simulated outage");
+    if (Date.now() < this.#outageUntil) {
+      throw new Error("Cannot connect echo backend: simulated outage");
+    }
     if (this.#connected) return;
     await sleep(this.#options.connectDelay, this.#options.signal);
     this.#connected = true;

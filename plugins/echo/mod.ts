@@ -15,7 +15,10 @@ export const echoPlugin = definePlugin({
   config: EchoConfig,
   requires: [],
   create(ctx) {
-    const driver: EchoDriver = new MemoryEcho({ connectDelay: ctx.config.connectDelay, signal: ctx.signal });
+    const driver: EchoDriver = new MemoryEcho({
+      connectDelay: ctx.config.connectDelay,
+      signal: ctx.signal,
+    });
     return {
       routes: echoRoutes(driver, ctx.config),
       start: () => driver.connect(),

@@ -26,7 +26,11 @@ export function echoRoutes(driver: EchoDriver, options: EchoRoutesOptions): Plug
       responses: {
         200: {
           description: "Greeting",
-          content: { "application/json": { schema: z.object({ greeting: z.string(), requests: z.number() }) } },
+          content: {
+            "application/json": {
+              schema: z.object({ greeting: z.string(), requests: z.number() }),
+            },
+          },
         },
       },
     }),
@@ -48,14 +52,19 @@ export function echoRoutes(driver: EchoDriver, options: EchoRoutesOptions): Plug
       responses: {
         200: {
           description: "The echo",
-          content: { "application/json": { schema: z.object({ echo: z.string(), requestId: z.string() }) } },
+          content: {
+            "application/json": { schema: z.object({ echo: z.string(), requestId: z.string() }) },
+          },
         },
       },
     }),
     (c) => {
       const { message, repeat } = c.req.valid("json");
       driver.count();
-      return c.json({ echo: Array(repeat).fill(message).join(" "), requestId: c.get("requestId") }, 200);
+      return c.json(
+        { echo: Array(repeat).fill(message).join(" "), requestId: c.env.requestId },
+        200,
+      );
     },
   );
 
@@ -72,7 +81,10 @@ export function echoRoutes(driver: EchoDriver, options: EchoRoutesOptions): Plug
         }),
       },
       responses: {
-        200: { description: "Waited", content: { "application/json": { schema: z.object({ waitedMs: z.number() }) } } },
+        200: {
+          description: "Waited",
+          content: { "application/json": { schema: z.object({ waitedMs: z.number() }) } },
+        },
       },
     }),
     async (c) => {
@@ -95,20 +107,28 @@ export function echoRoutes(driver: EchoDriver, options: EchoRoutesOptions): Plug
           content: {
             "application/json": {
               schema: z.object({
-                duration: duration().pipe(z.number().max(600_000, "At most 10m")).openapi({ example: "2s" }),
+                duration: duration().pipe(z.number().max(600_000, "At most 10m")).openapi({
+                  example: "2s",
+                }),
               }).strict(),
             },
           },
         },
       },
       responses: {
-        202: { description: "Outage begun", content: { "application/json": { schema: z.object({ until: z.string() }) } } },
+        202: {
+          description: "Outage begun",
+          content: { "application/json": { schema: z.object({ until: z.string() }) } },
+        },
       },
     }),
     (c) => {
       const { duration: ms } = c.req.valid("json");
       driver.simulateOutage(ms);
-      return c.json({ until: new Date(Date.now() + ms).toISOString(), duration: formatDuration(ms) }, 202);
+      return c.json({
+        until: new Date(Date.now() + ms).toISOString(),
+        duration: formatDuration(ms),
+      }, 202);
     },
   );
 

@@ -1,0 +1,130 @@
+/** Spawns edgebox (from source, or a compiled binary) as a real process for black-box tests. */
+
+/** A running edgebox process. */
+export interface EdgeboxProcess {
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  child: Deno.ChildProcess;
+  /** Every stderr line so far (JSON log lines and fatal messages). */
+  lines: string[];
+  /** Sends a signal. */
+  kill(signal?: Deno.Signal): void;
+  /** Waits for exit and for the output to be fully read. */
+  exited(): Promise<Deno.CommandStatus>;
+}
+
+/** Options of {@linkcode spawnEdgebox}. */
+export interface SpawnOptions {
+  /** Arguments after the program (default `serve --port 0`). */
+  args?: string[];
+  /** Run this executable instead of `deno run main.ts`. */
+  binary?: string;
+  env?: Record<string, string>;
+}
+
+const decoder = new TextDecoder();
+
+/** Starts edgebox; resolves once it logs `listening` (or rejects with its output if it exits). */
+export async function spawnEdgebox(options: SpawnOptions = {}): Promise<EdgeboxProcess> {
+  const args = options.args ?? ["serve", "--port", "0"];
+  const command = options.binary
+    ? new Deno.Command(options.binary, {
+      args,
+      stdout: "null",
+      stderr: "piped",
+      env: { ...options.env, NO_COLOR: "1" },
+    })
+    : new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", new URL("../../main.ts", import.meta.url).pathname, ...args],
+      stdout: "null",
+      stderr: "piped",
+      env: { ...options.env, NO_COLOR: "1" },
+    });
+  const child = command.spawn();
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<string>();
+  const reading = (async () => {
+    let buffered = "";
+    for await (const chunk of child.stderr) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        lines.push(line);
+        const url = listeningUrl(line);
+        if (url) listening.resolve(url);
+      }
+    }
+    if (buffered) lines.push(buffered);
+  })();
+  const status = child.status;
+  const exited = async () => {
+    const result = await status;
+    await reading;
+    return result;
+  };
+  void status.then(async () => {
+    await reading;
+    listening.reject(new Error(`edgebox exited before listening:\n${lines.join("\n")}`));
+  });
+  const url = await listening.promise;
+  return { url, child, lines, kill: (signal = "SIGTERM") => child.kill(signal), exited };
+}
+
+/** Runs edgebox to completion (for commands that do not serve). */
+export async function runEdgebox(
+  options: SpawnOptions,
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const args = options.args ?? [];
+  const command = options.binary
+    ? new Deno.Command(options.binary, {
+      args,
+      stdout: "piped",
+      stderr: "piped",
+      env: options.env ?? {},
+    })
+    : new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", new URL("../../main.ts", import.meta.url).pathname, ...args],
+      stdout: "piped",
+      stderr: "piped",
+      env: options.env ?? {},
+    });
+  const output = await command.output();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+function listeningUrl(line: string): string | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const record = JSON.parse(line) as { msg?: string; url?: string };
+    return record.msg === "listening" ? record.url : undefined;
+  } catch {
+    return undefined; // A partial or non-JSON line: not the one we wait for.
+  }
+}
+
+/** Polls `url` until it answers `status` or the deadline passes. */
+export async function waitForStatus(
+  url: string,
+  status: number,
+  timeoutMs = 20_000,
+): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.status === status) return response;
+      last = `${response.status} ${await response.text()}`;
+    } catch (error) {
+      last = String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url} did not answer ${status} within ${timeoutMs}ms (last: ${last})`);
+}
