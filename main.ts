@@ -18,6 +18,7 @@ Usage:
   edgebox check   --config FILE
   edgebox plugins [--json]
   edgebox schema  [--write FILE]
+  edgebox probe   [URL]        (exit 0 when URL, default http://127.0.0.1:8080/health, answers 2xx)
   edgebox version
 
 Without --config, serve uses the built-in config (every plugin on its embedded backend).
@@ -64,13 +65,16 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (extra.length) return usage(`Unexpected argument "${extra[0]}"`);
+  if (extra.length > (command === "probe" ? 1 : 0)) {
+    return usage(`Unexpected argument "${extra.at(-1)}"`);
+  }
   const allowed: Record<string, string[]> = {
     serve: ["config", "host", "port"],
     check: ["config"],
     plugins: ["json"],
     schema: ["write"],
     version: [],
+    probe: [],
   };
   if (command === undefined) return usage("Missing command");
   if (!(command in allowed)) return usage(`Unknown command "${command}"`);
@@ -79,6 +83,8 @@ export async function main(args: string[]): Promise<number> {
 
   try {
     switch (command) {
+      case "probe":
+        return await probe(extra[0] ?? "http://127.0.0.1:8080/health");
       case "version":
         console.log(`edgebox ${VERSION} (deno ${Deno.version.deno})`);
         return 0;
@@ -103,7 +109,7 @@ export async function main(args: string[]): Promise<number> {
       case "schema": {
         const text = JSON.stringify(configJsonSchema(builtinPlugins), null, 2) + "\n";
         if (values.write) await Deno.writeTextFile(values.write, text);
-        else console.log(text);
+        else console.log(text.trimEnd());
         return 0;
       }
       case "serve": {
@@ -127,6 +133,20 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   return 2;
+}
+
+/** A health check for images without curl (distroless): exit 0 on a 2xx answer. */
+async function probe(url: string): Promise<number> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await response.body?.cancel();
+    return response.ok ? 0 : 1;
+  } catch (error) {
+    console.error(
+      `edgebox: probe ${url} failed: ${error instanceof Error ? error.message : error}`,
+    );
+    return 1;
+  }
 }
 
 function listPlugins(json: boolean): number {

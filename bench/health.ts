@@ -33,7 +33,7 @@ async function haveWrk(): Promise<boolean> {
   }
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -85,7 +85,7 @@ async function load(url: string, seconds: number, wrk: boolean): Promise<Result>
 }
 
 async function measure(target: (typeof targets)[number], wrk: boolean): Promise<Result> {
-  const port = await freePort();
+  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [...target.args, String(port)],
     stdout: "null",

@@ -114,20 +114,6 @@ export function createApp(options: AppOptions): EdgeboxApp {
     return problemResponse(problem, { requestId: c.env?.requestId, instance: c.req.path });
   });
 
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: config.server.bodyLimit,
-      onError: () => {
-        throw coreError("core.body_too_large", {
-          detail: `The request body exceeds the limit of ${config.server.bodyLimit} bytes`,
-          field: "body",
-          extra: { limit: config.server.bodyLimit },
-        });
-      },
-    }),
-  );
-
   app.openapi(
     createRoute({
       method: "get",
@@ -200,8 +186,11 @@ export function createApp(options: AppOptions): EdgeboxApp {
 
   for (const plugin of lifecycle.plugins) {
     if (!plugin.instance.routes) continue;
+    app.use(
+      `/v1/${plugin.name}/*`,
+      requestBodyLimit(plugin.instance.bodyLimit ?? config.server.bodyLimit),
+    );
     app.use(`/v1/${plugin.name}/*`, availabilityGate(lifecycle, plugin.name, shuttingDown));
-    app.use(`/v1/${plugin.name}`, availabilityGate(lifecycle, plugin.name, shuttingDown));
     app.route(`/v1/${plugin.name}`, plugin.instance.routes);
   }
 
@@ -304,6 +293,20 @@ function logFailure(log: Logger, error: unknown): void {
     error: error instanceof Error
       ? { name: error.name, message: error.message, stack: error.stack }
       : String(error),
+  });
+}
+
+/** 413 problem+json past `limit` bytes, checked on Content-Length and while the body streams. */
+function requestBodyLimit(limit: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw coreError("core.body_too_large", {
+        detail: `The request body exceeds the limit of ${limit} bytes`,
+        field: "body",
+        extra: { limit },
+      });
+    },
   });
 }
 

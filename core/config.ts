@@ -86,31 +86,59 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
   if (issues.length) throw new ConfigError(options.file, issues);
 
   const env = options.env ?? ((name: string) => Deno.env.get(name));
+  // Unquoted values that came from the environment may become numbers or booleans where the
+  // schema asks for one (`port: ${PORT}`); quoted ones always stay strings.
+  const retypable = new Set<string>();
+  // A value whose interpolation failed is reported once, not again by validation.
+  const failed = new Set<string>();
+  const interpolationIssues = new Set<ConfigIssue>();
   YAML.visit(doc, {
     Scalar(key, node) {
       if (key === "key" || typeof node.value !== "string" || !node.value.includes("$")) return;
       const result = interpolate(node.value, env);
+      const path = pathOf(doc.contents, node);
       if (!result.ok) {
-        issues.push({
-          path: pathOf(doc.contents, node),
-          message: result.error,
-          ...position(node.range?.[0] ?? 0),
-        });
+        failed.add(path.join("\0"));
+        const issue = { path, message: result.error, ...position(node.range?.[0] ?? 0) };
+        interpolationIssues.add(issue);
+        issues.push(issue);
         return;
       }
-      node.value = node.type === "PLAIN" ? retype(result.value) : result.value;
+      node.value = result.value;
+      if (node.type === "PLAIN") retypable.add(path.join("\0"));
     },
   });
+  const validate = <S extends z.ZodType>(
+    schema: S,
+    value: unknown,
+    prefix: (string | number)[],
+  ) => {
+    let result = schema.safeParse(value);
+    for (let round = 0; round < 3 && !result.success; round++) {
+      let changed = false;
+      for (const issue of result.error.issues) {
+        const key = [...prefix, ...issue.path.map(String)].join("\0");
+        if (issue.code !== "invalid_type" || !retypable.has(key)) continue;
+        const current = valueAt(value, issue.path);
+        const typed = typeof current === "string" ? retype(current) : current;
+        if (typed !== current) changed = setAt(value, issue.path, typed);
+      }
+      if (!changed) break;
+      result = schema.safeParse(value);
+    }
+    return result;
+  };
 
   const locate = (path: readonly (string | number)[], atKey = false) =>
     position(offsetOf(doc.contents, path, atKey));
   const data = doc.toJS() ?? {};
-  const root = RootConfig.safeParse(data);
+  const root = validate(RootConfig, data, []);
   if (!root.success) {
     issues.push(...zodIssues(root.error.issues, [], RootConfig, data, locate));
   }
 
   const plugins: PluginInstanceConfig[] = [];
+  const typed: { name: string; type: string; enabled: boolean; required: boolean }[] = [];
   const rawPlugins = isRecord(data) && isRecord(data.plugins) ? data.plugins : {};
   for (const [name, rawBlock] of Object.entries(rawPlugins)) {
     const block = isRecord(rawBlock) ? rawBlock : {};
@@ -120,7 +148,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
       (pluginCommonKeys.includes(key) ? common : own)[key] = value;
     }
     const prefix = ["plugins", name];
-    const commonResult = PluginCommonConfig.safeParse(common);
+    const commonResult = validate(PluginCommonConfig, common, prefix);
     if (!commonResult.success) {
       issues.push(
         ...zodIssues(commonResult.error.issues, prefix, PluginCommonConfig, common, locate),
@@ -129,6 +157,14 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
     }
     const type = commonResult.data.type ?? name;
     const definition = options.registry.get(type);
+    if (definition) {
+      typed.push({
+        name,
+        type,
+        enabled: commonResult.data.enabled,
+        required: commonResult.data.required,
+      });
+    }
     if (!definition) {
       const hint = closest(type, options.registry.keys());
       const known = [...options.registry.keys()].map((t) => `"${t}"`).join(", ");
@@ -141,7 +177,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
       });
       continue;
     }
-    const ownResult = definition.config.safeParse(own);
+    const ownResult = validate(definition.config, own, prefix);
     if (!ownResult.success) {
       issues.push(
         ...zodIssues(
@@ -158,13 +194,27 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
     plugins.push({ ...commonResult.data, name, type, config: ownResult.data });
   }
 
-  if (!issues.length) {
-    const enabled = plugins.filter((p) => p.enabled);
-    const plan = planDependencies(enabled.map((p) => ({
-      name: p.name,
-      type: p.type,
-      requires: options.registry.get(p.type)?.requires ?? [],
-    })));
+  {
+    const plan = planDependencies(
+      typed.filter((p) => p.enabled).map((p) => ({
+        name: p.name,
+        type: p.type,
+        requires: options.registry.get(p.type)?.requires ?? [],
+      })),
+    );
+    // "Requires" means "must be ready first": a required instance cannot lean on an optional one.
+    for (const instance of typed.filter((p) => p.enabled && p.required)) {
+      for (const needed of options.registry.get(instance.type)?.requires ?? []) {
+        const optional = typed.find((p) => p.enabled && !p.required && p.type === needed);
+        if (!optional || needed === instance.type) continue;
+        issues.push({
+          path: ["plugins", instance.name],
+          message:
+            `Plugin "${instance.name}" is required but depends on "${optional.name}", which is optional (required: false)`,
+          ...locate(["plugins", instance.name], true),
+        });
+      }
+    }
     if (!plan.ok) {
       for (const problem of plan.problems) {
         const at = problem.kind === "missing" ? problem.instance : problem.cycle[0]!;
@@ -177,7 +227,12 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
     }
   }
 
-  if (issues.length || !root.success) {
+  const reported = issues.filter((issue) =>
+    interpolationIssues.has(issue) || !failed.has(issue.path.join("\0"))
+  );
+  if (reported.length || !root.success) {
+    issues.length = 0;
+    issues.push(...reported);
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(options.file, issues);
   }
@@ -238,6 +293,16 @@ function zodIssues(
       continue;
     }
     let message = issue.message;
+    if (issue.code === "invalid_key") {
+      // A record key (an instance name) that fails its own schema: point at the key itself.
+      const key = String(issue.path.at(-1));
+      issues.push({
+        path,
+        message: `Invalid name "${key}": ${issue.issues[0]?.message ?? issue.message}`,
+        ...locate(path, true),
+      });
+      continue;
+    }
     if (issue.code === "invalid_union" && "options" in issue && Array.isArray(issue.options)) {
       const actual = valueAt(data, issue.path);
       const options = issue.options.map(String);
@@ -314,6 +379,13 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
     value = (value as Record<PropertyKey, unknown>)[segment];
   }
   return value;
+}
+
+function setAt(data: unknown, path: readonly PropertyKey[], value: unknown): boolean {
+  const parent = valueAt(data, path.slice(0, -1));
+  if (!isRecord(parent) && !Array.isArray(parent)) return false;
+  (parent as Record<PropertyKey, unknown>)[path.at(-1)!] = value;
+  return true;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

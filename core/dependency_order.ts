@@ -33,6 +33,7 @@ export function planDependencies(nodes: readonly DependencyNode[]): DependencyPl
   for (const node of nodes) {
     const deps: string[] = [];
     for (const type of node.requires) {
+      if (type === node.type) continue; // instances of one type do not wait for each other
       const providers = byType.get(type);
       if (!providers) problems.push({ kind: "missing", instance: node.name, requires: type });
       else deps.push(...providers.filter((name) => name !== node.name));

@@ -28,9 +28,16 @@ export function interpolate(
       const raw = env(name);
       const unset = operator?.startsWith(":") ? raw === undefined || raw === "" : raw === undefined;
       if (!unset) return raw!;
-      if (operator === ":-" || operator === "-") return argument ?? "";
+      if (argument?.includes("${")) {
+        error ??=
+          `Nested reference in "${match}" is not supported; set ${name} or use a literal default`;
+        return match;
+      }
+      if (operator === ":-" || operator === "-") return (argument ?? "").replace(/\\(.)/g, "$1");
       if (operator === ":?" || operator === "?") {
-        error ??= `Environment variable ${name} is required: ${argument || "not set"}`;
+        error ??= `Environment variable ${name} is required: ${
+          argument?.replace(/\\(.)/g, "$1") || "not set"
+        }`;
         return match;
       }
       error ??=

@@ -57,6 +57,7 @@ export class Lifecycle {
   readonly #plugins: ManagedPlugin[] = [];
   readonly #controllers = new Map<string, AbortController>();
   readonly #monitors = new Set<Promise<void>>();
+  readonly #hooks = new Set<Promise<unknown>>();
   readonly #onStateChange: StateListener | undefined;
   #stopping: Promise<Error[]> | undefined;
 
@@ -133,8 +134,10 @@ export class Lifecycle {
       const started = performance.now();
       this.#setState(plugin, "starting", undefined);
       const error = await this.#startWithRetries(plugin);
+      if (this.#stopping) return; // a stop arrived meanwhile; it owns this plugin now
       if (error === undefined) {
         const health = await this.#probe(plugin);
+        if (this.#stopping) return;
         this.#setState(plugin, health.status === "ready" ? "ready" : "degraded", health.detail);
         this.#log.info("plugin started", {
           plugin: plugin.name,
@@ -173,11 +176,16 @@ export class Lifecycle {
 
   async #stopAll(): Promise<Error[]> {
     for (const controller of this.#controllers.values()) controller.abort();
-    await Promise.allSettled(this.#monitors);
+    // A start hook still running would connect after its stop hook ran: let it settle first
+    // (each is bounded by its own timeout).
+    await Promise.allSettled([...this.#monitors, ...this.#hooks]);
     const errors: Error[] = [];
     for (const plugin of [...this.#plugins].reverse()) {
       if (plugin.state === "stopped" && plugin.detail === "not started") continue;
-      this.#setState(plugin, "stopping", undefined);
+      // A plugin whose start failed is still stopped (to release what it half-opened), but its
+      // state stays `failed` so reports say what happened.
+      const failed = plugin.state === "failed";
+      if (!failed) this.#setState(plugin, "stopping", undefined);
       try {
         if (plugin.instance.stop) {
           await withTimeout(
@@ -190,13 +198,13 @@ export class Lifecycle {
         errors.push(error instanceof Error ? error : new Error(String(error)));
         this.#log.error("plugin stop failed", { plugin: plugin.name, error: messageOf(error) });
       }
-      this.#setState(plugin, "stopped", undefined);
+      if (!failed) this.#setState(plugin, "stopped", undefined);
     }
     return errors;
   }
 
   async #startWithRetries(plugin: ManagedPlugin): Promise<unknown> {
-    const { startAttempts, timeouts, reconnect } = plugin.settings;
+    const { startAttempts, reconnect } = plugin.settings;
     let lastError: unknown;
     for (let attempt = 0; attempt < startAttempts; attempt++) {
       if (attempt > 0) {
@@ -204,16 +212,10 @@ export class Lifecycle {
           backoff(attempt - 1, reconnect.initialDelay, reconnect.maxDelay),
           this.#signal(plugin),
         );
-        if (this.#signal(plugin).aborted) return new Error("stopped while starting");
+        if (this.#signal(plugin).aborted) return undefined; // stopping: not a start failure
       }
       try {
-        if (plugin.instance.start) {
-          await withTimeout(
-            plugin.instance.start,
-            timeouts.start,
-            `Start hook of plugin "${plugin.name}"`,
-          );
-        }
+        await this.#runStart(plugin);
         return undefined;
       } catch (error) {
         lastError = error;
@@ -257,13 +259,7 @@ export class Lifecycle {
         if (signal.aborted) return;
         if (failures > 0) {
           try {
-            if (plugin.instance.start) {
-              await withTimeout(
-                plugin.instance.start,
-                plugin.settings.timeouts.start,
-                `Start hook of plugin "${plugin.name}"`,
-              );
-            }
+            await this.#runStart(plugin);
           } catch (error) {
             failures++;
             if (!signal.aborted) this.#setState(plugin, "degraded", messageOf(error));
@@ -292,6 +288,19 @@ export class Lifecycle {
     running.finally(() => this.#monitors.delete(running));
   }
 
+  /** Runs a plugin's start hook under its timeout, tracked so `stop` can wait for it. */
+  #runStart(plugin: ManagedPlugin): Promise<void> {
+    if (!plugin.instance.start) return Promise.resolve();
+    const running = withTimeout(
+      plugin.instance.start,
+      plugin.settings.timeouts.start,
+      `Start hook of plugin "${plugin.name}"`,
+    );
+    this.#hooks.add(running);
+    running.then(() => this.#hooks.delete(running), () => this.#hooks.delete(running));
+    return running;
+  }
+
   #signal(plugin: ManagedPlugin): AbortSignal {
     return this.#controllers.get(plugin.name)!.signal;
   }
@@ -305,7 +314,12 @@ export class Lifecycle {
     if (previous !== state) {
       plugin.since = new Date();
       this.#log.debug("plugin state", { plugin: plugin.name, from: previous, to: state, detail });
-      this.#onStateChange?.(plugin, previous);
+      try {
+        this.#onStateChange?.(plugin, previous);
+      } catch (error) {
+        // A faulty listener must not stop the health monitor that called it.
+        this.#log.error("state listener failed", { plugin: plugin.name, error: messageOf(error) });
+      }
     }
   }
 }

@@ -48,6 +48,11 @@ export interface PluginInstance<Exports = unknown> {
   stop?: () => void | Promise<void>;
   /** What other plugins get from `ctx.use(type)`. */
   exports?: Exports;
+  /**
+   * Largest request body its routes accept, when it differs from `server.bodyLimit` (object
+   * storage takes gigabytes; the limit is still enforced while the body streams).
+   */
+  bodyLimit?: number;
 }
 
 /** A plugin type, as registered in `core/registry.ts`. */

@@ -63,7 +63,9 @@ export function duration(): z.ZodPipe<
   return z.union([
     z.number().nonnegative(),
     z.string().regex(DURATION, "Expected a duration such as 500ms, 30s, 5m, 1h or 7d"),
-  ]).transform((value) => typeof value === "number" ? value : parseDuration(value)!);
+  ], { error: "Expected a duration such as 500ms, 30s, 5m, 1h or 7d (or milliseconds)" }).transform(
+    (value) => typeof value === "number" ? value : parseDuration(value)!,
+  );
 }
 
 /** A size in config: a string like `1MiB` or a number of bytes. Parses to bytes. */
@@ -74,5 +76,7 @@ export function size(): z.ZodPipe<
   return z.union([
     z.number().int().nonnegative(),
     z.string().regex(SIZE, "Expected a size such as 512KiB, 1MiB or 1GB"),
-  ]).transform((value) => typeof value === "number" ? value : parseSize(value)!);
+  ], { error: "Expected a size such as 512KiB, 1MiB or 1GB (or bytes)" }).transform((value) =>
+    typeof value === "number" ? value : parseSize(value)!
+  );
 }

@@ -108,19 +108,21 @@ function listeningUrl(line: string): string | undefined {
   }
 }
 
-/** Polls `url` until it answers `status` or the deadline passes. */
+/** Polls `url` until it answers `status` or the deadline passes; resolves to the JSON body. */
 export async function waitForStatus(
   url: string,
   status: number,
   timeoutMs = 20_000,
-): Promise<Response> {
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
   while (Date.now() < deadline) {
     try {
       const response = await fetch(url);
-      if (response.status === status) return response;
-      last = `${response.status} ${await response.text()}`;
+      const text = await response.text();
+      if (response.status === status) return text ? JSON.parse(text) : undefined;
+      last = `${response.status} ${text}`;
     } catch (error) {
       last = String(error);
     }

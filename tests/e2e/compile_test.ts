@@ -54,7 +54,7 @@ Deno.test({
       assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
       const edgebox = await spawnEdgebox({ binary: output, args: ["serve", "--port", "0"] });
       try {
-        const report = await (await waitForStatus(`${edgebox.url}/ready`, 200)).json();
+        const report = await waitForStatus(`${edgebox.url}/ready`, 200);
         assert.equal(report.plugins.echo.state, "ready");
       } finally {
         edgebox.kill();

@@ -15,8 +15,7 @@ async function withConfig<T>(yaml: string, fn: (file: string) => Promise<T>): Pr
 Deno.test("serve with the built-in config becomes ready and answers the core routes", async () => {
   const edgebox = await spawnEdgebox();
   try {
-    const ready = await waitForStatus(`${edgebox.url}/ready`, 200);
-    const report = await ready.json();
+    const report = await waitForStatus(`${edgebox.url}/ready`, 200);
     assert.equal(report.plugins.echo.state, "ready");
     const health = await fetch(`${edgebox.url}/health`);
     assert.deepEqual(await health.json(), { status: "ok" });
