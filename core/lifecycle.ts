@@ -58,6 +58,7 @@ export class Lifecycle {
   readonly #controllers = new Map<string, AbortController>();
   readonly #monitors = new Set<Promise<void>>();
   readonly #hooks = new Set<Promise<unknown>>();
+  readonly #draining = new AbortController();
   readonly #onStateChange: StateListener | undefined;
   #stopping: Promise<Error[]> | undefined;
 
@@ -87,6 +88,7 @@ export class Lifecycle {
         log: options.log.child({ plugin: name }),
         metrics: options.metrics ?? noopMetrics,
         signal: controller.signal,
+        draining: this.#draining.signal,
         use: <T>(type: string): T => {
           if (!requires.includes(type)) {
             throw new Error(`Plugin "${name}" uses "${type}" without listing it in requires`);
@@ -174,7 +176,13 @@ export class Lifecycle {
     return this.#stopping;
   }
 
+  /** Tells plugins edgebox stopped accepting requests (see `PluginContext.draining`). */
+  beginDrain(): void {
+    this.#draining.abort();
+  }
+
   async #stopAll(): Promise<Error[]> {
+    this.#draining.abort();
     for (const controller of this.#controllers.values()) controller.abort();
     // A start hook still running would connect after its stop hook ran: let it settle first
     // (each is bounded by its own timeout).

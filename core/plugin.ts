@@ -32,6 +32,11 @@ export interface PluginContext<Config> {
   metrics: Metrics;
   /** Aborted when the instance stops; pass it to long-running work. */
   signal: AbortSignal;
+  /**
+   * Aborted when edgebox stops accepting requests, before in-flight ones are drained: end
+   * long-lived responses (server-sent events, long polls) then, so shutdown does not wait on them.
+   */
+  draining: AbortSignal;
   /** The exports of the first instance of a type this plugin `requires`. */
   use<T = unknown>(type: string): T;
 }

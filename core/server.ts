@@ -75,6 +75,7 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
   const shutdown = async (reason: string) => {
     shuttingDown = true;
     log.info("shutting down", { reason, timeoutMs: config.server.shutdownTimeout });
+    lifecycle.beginDrain();
     const drained = await drain(server, config.server.shutdownTimeout);
     if (!drained) log.warn("in-flight requests did not finish in time; closing them", {});
     const errors = await lifecycle.stop();
