@@ -10,6 +10,8 @@ export interface AccessRecord {
   requestId: string;
   /** Milliseconds from arrival to response headers. */
   durationMs: number;
+  /** The request's trace, when tracing is on. */
+  traceId?: string;
 }
 
 /** Writes one `request` line at info level. */

@@ -26,6 +26,7 @@ import { redact } from "./redact.ts";
 import { requestIdFor } from "./request_id.ts";
 import { createRouter } from "./routes.ts";
 import { VERSION } from "./version.ts";
+import { type RequestSpan, startRequestSpan, type TelemetryHub } from "./telemetry.ts";
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
@@ -76,8 +77,13 @@ const PluginListSchema = z.object({
 }).openapi("PluginList");
 
 /** The scope a request needs, derived from its path and method. */
-export function scopeFor(method: string, path: string): string | undefined {
+export function scopeFor(
+  method: string,
+  path: string,
+  rootScopes: ReadonlyMap<string, string | undefined> = new Map(),
+): string | undefined {
   if (PUBLIC_PATHS.has(path)) return undefined;
+  if (rootScopes.has(path)) return rootScopes.get(path);
   const match = /^\/v1\/([^/]+)/.exec(path);
   if (match) return `${match[1]}:${method === "GET" || method === "HEAD" ? "read" : "write"}`;
   return "admin";
@@ -96,9 +102,21 @@ export interface EdgeboxApp {
 /** Per-request state; the request's logger is only built if something logs. */
 class RequestState implements RequestContext {
   #log: Logger | undefined;
-  constructor(readonly requestId: string, readonly principal: Principal, readonly root: Logger) {}
+  constructor(
+    readonly requestId: string,
+    readonly principal: Principal,
+    readonly root: Logger,
+    readonly span: RequestSpan | undefined,
+  ) {}
   get log(): Logger {
-    return this.#log ??= this.root.child({ requestId: this.requestId });
+    if (this.#log) return this.#log;
+    const fields: Record<string, string> = { requestId: this.requestId };
+    if (this.span) {
+      const { traceId, spanId } = this.span.span.spanContext();
+      fields.traceId = traceId;
+      fields.spanId = spanId;
+    }
+    return this.#log = this.root.child(fields);
   }
 }
 
@@ -211,31 +229,65 @@ export function createApp(options: AppOptions): EdgeboxApp {
   app.get("/openapi.json", (c) => c.json(openapi()));
   app.get("/docs", (c) => c.html(docsPage(openapi())));
 
+  const rootScopes = new Map<string, string | undefined>();
+  for (const plugin of lifecycle.plugins) {
+    const root = plugin.instance.rootRoutes;
+    if (!root) continue;
+    for (const route of root.routes.routes) rootScopes.set(route.path, root.scope);
+    app.route("/", root.routes);
+  }
+
   app.notFound(notFoundOrMethodNotAllowed(app));
-  return wrap(app, { config, log });
+  return wrap(app, { config, log, telemetry: lifecycle.telemetry, rootScopes });
 }
 
 /** The synchronous default-middleware layer around the Hono app. */
 function wrap(
   app: OpenAPIHono<AppEnv>,
-  options: { config: EdgeboxConfig; log: Logger },
+  options: {
+    config: EdgeboxConfig;
+    log: Logger;
+    telemetry: TelemetryHub;
+    rootScopes: ReadonlyMap<string, string | undefined>;
+  },
 ): EdgeboxApp {
-  const { log } = options;
-  const authenticate = apiKeyAuthenticator(options.config.auth, scopeFor);
+  const { log, telemetry, rootScopes } = options;
+  const authenticate = apiKeyAuthenticator(
+    options.config.auth,
+    (method, path) => scopeFor(method, path, rootScopes),
+  );
+  const requests = telemetry.counter("http_requests_total", "HTTP requests answered", [
+    "method",
+    "route",
+    "status",
+  ]);
+  const durations = telemetry.histogram(
+    "http_request_duration_seconds",
+    "Time from request to response headers",
+    ["method", "route", "status"],
+  );
 
   const fetch = (request: Request): Response | Promise<Response> => {
     const started = performance.now();
     const requestId = requestIdFor(request.headers.get("x-request-id"));
     const method = request.method;
     const path = app.getPath(request);
+    const span = startRequestSpan(telemetry, request, method, path);
     const finish = (response: Response): Response => {
       const sent = withRequestId(response, requestId);
+      const route = routeTemplate(app, method, path);
+      const elapsed = performance.now() - started;
+      const labels = { method, route, status: String(sent.status) };
+      requests.inc(labels);
+      durations.observe(elapsed / 1000, labels);
+      span?.end(route, sent.status);
       logAccess(log, {
         method,
-        route: routeTemplate(app, method, path),
+        route,
         status: sent.status,
         requestId,
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        durationMs: Math.round(elapsed * 1000) / 1000,
+        ...(span ? { traceId: span.span.spanContext().traceId } : {}),
       });
       return sent;
     };
@@ -248,7 +300,8 @@ function wrap(
     let response: Response | Promise<Response>;
     try {
       const principal = authenticate(method, path, request.headers.get("authorization"));
-      response = app.fetch(request, new RequestState(requestId, principal, log));
+      const state = new RequestState(requestId, principal, log, span);
+      response = span ? span.run(() => app.fetch(request, state)) : app.fetch(request, state);
     } catch (error) {
       return fail(error);
     }

@@ -6,7 +6,15 @@
 import type { EdgeboxConfig, PluginInstanceConfig } from "./config.ts";
 import { planDependencies } from "./dependency_order.ts";
 import type { Logger } from "./log.ts";
-import { type Metrics, noopMetrics } from "./metrics.ts";
+import type { Gauge } from "./metrics.ts";
+import {
+  instrumentDriver,
+  labelledMetrics,
+  TelemetryHub,
+  traceHeaders,
+  withRemoteParent,
+  withSpan,
+} from "./telemetry.ts";
 import type {
   HealthReport,
   PluginDefinition,
@@ -47,7 +55,8 @@ export type StateListener = (plugin: ManagedPlugin, previous: PluginState) => vo
 export interface LifecycleOptions {
   registry: PluginRegistry;
   log: Logger;
-  metrics?: Metrics;
+  /** Where metrics and spans go; a fresh hub (recording nothing until a backend installs). */
+  telemetry?: TelemetryHub;
   onStateChange?: StateListener;
 }
 
@@ -59,12 +68,21 @@ export class Lifecycle {
   readonly #monitors = new Set<Promise<void>>();
   readonly #hooks = new Set<Promise<unknown>>();
   readonly #draining = new AbortController();
+  readonly #stateGauge: Gauge;
+  /** Metrics and tracing shared by the core and every plugin. */
+  readonly telemetry: TelemetryHub;
   readonly #onStateChange: StateListener | undefined;
   #stopping: Promise<Error[]> | undefined;
 
   constructor(config: EdgeboxConfig, options: LifecycleOptions) {
     this.#log = options.log;
     this.#onStateChange = options.onStateChange;
+    const hub = this.telemetry = options.telemetry ?? new TelemetryHub();
+    this.#stateGauge = hub.gauge(
+      "edgebox_plugin_state",
+      "1 for the state each plugin instance is in, 0 for the others",
+      ["instance", "type", "backend", "state"],
+    );
     const enabled = config.plugins.filter((p) => p.enabled);
     const plan = planDependencies(enabled.map((p) => ({
       name: p.name,
@@ -81,12 +99,18 @@ export class Lifecycle {
       const controller = new AbortController();
       this.#controllers.set(name, controller);
       const requires = definition.requires ?? [];
+      const metrics = labelledMetrics(hub, { instance: name });
       const instance = definition.create({
         name,
         type: settings.type,
         config: settings.config,
         log: options.log.child({ plugin: name }),
-        metrics: options.metrics ?? noopMetrics,
+        metrics,
+        instrument: (driver, extra) =>
+          instrumentDriver(driver, { hub, type: settings.type, metrics, ...extra }),
+        span: (spanName, attributes, work) => withSpan(hub, spanName, attributes, work),
+        traceHeaders: () => traceHeaders(hub),
+        withTraceParent: (headers, work) => withRemoteParent(hub, headers, work),
         signal: controller.signal,
         draining: this.#draining.signal,
         use: <T>(type: string): T => {
@@ -98,6 +122,7 @@ export class Lifecycle {
           return provider.instance.exports as T;
         },
       });
+      if (instance.telemetry) hub.install(instance.telemetry);
       const backend = (settings.config as { backend?: unknown } | null)?.backend;
       this.#plugins.push({
         name,
@@ -321,6 +346,9 @@ export class Lifecycle {
     if (state !== "degraded") plugin.nextAttemptAt = undefined;
     if (previous !== state) {
       plugin.since = new Date();
+      const labels = { instance: plugin.name, type: plugin.type, backend: plugin.backend ?? "" };
+      this.#stateGauge.set(0, { ...labels, state: previous });
+      this.#stateGauge.set(1, { ...labels, state });
       this.#log.debug("plugin state", { plugin: plugin.name, from: previous, to: state, detail });
       try {
         this.#onStateChange?.(plugin, previous);

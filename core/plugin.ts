@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PluginRoutes } from "./http_env.ts";
+import type { TelemetryBackend } from "./telemetry.ts";
 
 /** What a readiness probe says about a plugin's backend. */
 export interface HealthReport {
@@ -39,6 +40,21 @@ export interface PluginContext<Config> {
   draining: AbortSignal;
   /** The exports of the first instance of a type this plugin `requires`. */
   use<T = unknown>(type: string): T;
+  /**
+   * Wraps a driver so each async method call becomes a child span (`<type>.<method>`) and a
+   * latency observation. `system` is the OpenTelemetry `db.system` (`redis`, `neo4j`...).
+   */
+  instrument<T extends object>(driver: T, options?: { system?: string }): T;
+  /** Runs `work` in a child span of the current request (a no-op when tracing is off). */
+  span<T>(
+    name: string,
+    attributes: Record<string, string | number | boolean>,
+    work: () => Promise<T>,
+  ): Promise<T>;
+  /** The current W3C trace context as headers, to carry in an outgoing message. */
+  traceHeaders(): Record<string, string>;
+  /** Runs `work` as a continuation of the trace carried in a message's headers. */
+  withTraceParent<T>(headers: Record<string, string>, work: () => T): T;
 }
 
 /** What `create` returns: every member is optional. */
@@ -58,6 +74,13 @@ export interface PluginInstance<Exports = unknown> {
    * storage takes gigabytes; the limit is still enforced while the body streams).
    */
   bodyLimit?: number;
+  /**
+   * Routes mounted at the root instead of `/v1/<name>` (Prometheus expects `/metrics`), with the
+   * scope they require (`undefined`: public).
+   */
+  rootRoutes?: { routes: PluginRoutes; scope?: string };
+  /** Metrics and tracing backends this plugin provides to the core and every other plugin. */
+  telemetry?: TelemetryBackend;
 }
 
 /** A plugin type, as registered in `core/registry.ts`. */

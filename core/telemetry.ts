@@ -1,0 +1,230 @@
+/**
+ * The core's side of observability. Plugins and the core record metrics and spans here without
+ * knowing whether anything collects them: the hub forwards to the backend an observability
+ * plugin installs (Prometheus metrics, OpenTelemetry tracing) and costs next to nothing otherwise.
+ */
+import {
+  type Attributes,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import type { Counter, Gauge, Histogram, Labels, Metrics } from "./metrics.ts";
+import { noopMetrics } from "./metrics.ts";
+
+/** What an observability plugin hands the core (see `PluginInstance.telemetry`). */
+export interface TelemetryBackend {
+  /** Where instruments record; replaces the no-op implementation. */
+  metrics?: Metrics;
+  /**
+   * True once a global OpenTelemetry tracer provider, propagator and context manager are
+   * registered: the core then opens a server span per request and plugins child spans.
+   */
+  tracing?: boolean;
+}
+
+/** Forwards instruments to whichever metrics backend is installed, now or later. */
+export class TelemetryHub implements Metrics {
+  #metrics: Metrics = noopMetrics;
+  #generation = 0;
+  #tracing = false;
+
+  /** Installs a backend; instruments created before pick it up on their next use. */
+  install(backend: TelemetryBackend): void {
+    if (backend.metrics) {
+      this.#metrics = backend.metrics;
+      this.#generation++;
+    }
+    if (backend.tracing) this.#tracing = true;
+  }
+
+  /** Whether requests and plugin operations are traced. */
+  get tracing(): boolean {
+    return this.#tracing;
+  }
+
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    const bound = this.#bind(() => this.#metrics.counter(name, help, labelNames));
+    return { inc: (labels, value) => bound().inc(labels, value) };
+  }
+
+  histogram(name: string, help: string, labelNames: readonly string[] = []): Histogram {
+    const bound = this.#bind(() => this.#metrics.histogram(name, help, labelNames));
+    return { observe: (value, labels) => bound().observe(value, labels) };
+  }
+
+  gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
+    const bound = this.#bind(() => this.#metrics.gauge(name, help, labelNames));
+    return { set: (value, labels) => bound().set(value, labels) };
+  }
+
+  #bind<T>(create: () => T): () => T {
+    let instrument: T | undefined;
+    let generation = -1;
+    return () => {
+      if (generation !== this.#generation) {
+        instrument = create();
+        generation = this.#generation;
+      }
+      return instrument!;
+    };
+  }
+}
+
+/** Metrics whose every series carries fixed labels (a plugin's `instance`, `type`). */
+export function labelledMetrics(metrics: Metrics, fixed: Labels): Metrics {
+  const names = Object.keys(fixed);
+  const merge = (labels?: Labels) => (labels ? { ...labels, ...fixed } : fixed);
+  return {
+    counter: (name, help, labelNames = []) => {
+      const counter = metrics.counter(name, help, [...labelNames, ...names]);
+      return { inc: (labels, value) => counter.inc(merge(labels), value) };
+    },
+    histogram: (name, help, labelNames = []) => {
+      const histogram = metrics.histogram(name, help, [...labelNames, ...names]);
+      return { observe: (value, labels) => histogram.observe(value, merge(labels)) };
+    },
+    gauge: (name, help, labelNames = []) => {
+      const gauge = metrics.gauge(name, help, [...labelNames, ...names]);
+      return { set: (value, labels) => gauge.set(value, merge(labels)) };
+    },
+  };
+}
+
+const tracer = () => trace.getTracer("edgebox");
+
+/** Runs `work` in a child span named `name` when tracing is on; just runs it otherwise. */
+export function withSpan<T>(
+  hub: TelemetryHub,
+  name: string,
+  attributes: Attributes,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!hub.tracing) return work();
+  return tracer().startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    try {
+      return await work();
+    } catch (error) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** W3C trace context of the active span (`traceparent`, `tracestate`), to put in a message. */
+export function traceHeaders(hub: TelemetryHub): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  if (hub.tracing) propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** Runs `work` with the trace context carried in `headers` (a consumed message) as parent. */
+export function withRemoteParent<T>(
+  hub: TelemetryHub,
+  headers: Record<string, string>,
+  work: () => T,
+): T {
+  if (!hub.tracing) return work();
+  return context.with(propagation.extract(context.active(), headers), work);
+}
+
+/**
+ * Wraps a driver so every async method call is a child span (`cache.get`) and a latency
+ * observation, without the driver knowing. Sync methods and properties pass through untouched.
+ */
+export function instrumentDriver<T extends object>(
+  driver: T,
+  options: { hub: TelemetryHub; type: string; metrics: Metrics; system?: string },
+): T {
+  const latency = options.metrics.histogram(
+    "edgebox_plugin_operation_duration_seconds",
+    "Duration of plugin driver operations",
+    ["operation", "outcome"],
+  );
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(driver, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (
+        typeof value !== "function" || typeof property !== "string" || property === "constructor"
+      ) {
+        return value;
+      }
+      if (wrapped.has(property)) return wrapped.get(property);
+      const operation = `${options.type}.${property}`;
+      const method = function (this: unknown, ...args: unknown[]) {
+        const started = performance.now();
+        const observe = (outcome: string) =>
+          latency.observe((performance.now() - started) / 1000, { operation: property, outcome });
+        const call = () => {
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (!(result instanceof Promise)) return result;
+          return result.then(
+            (resolved) => {
+              observe("ok");
+              return resolved;
+            },
+            (error) => {
+              observe("error");
+              throw error;
+            },
+          );
+        };
+        if (!options.hub.tracing) return call();
+        const attributes: Attributes = { "edgebox.plugin.type": options.type };
+        if (options.system) attributes["db.system"] = options.system;
+        return withSpan(options.hub, operation, attributes, async () => await call());
+      };
+      wrapped.set(property, method);
+      return method;
+    },
+  });
+}
+
+/** A server span for one request, or nothing when tracing is off. */
+export interface RequestSpan {
+  span: Span;
+  /** Runs the handler inside the span's context. */
+  run<T>(work: () => T): T;
+  /** Names the span by route template and ends it. */
+  end(route: string, status: number): void;
+}
+
+/** Opens the server span of a request, continuing a client's `traceparent` when it sent one. */
+export function startRequestSpan(
+  hub: TelemetryHub,
+  request: Request,
+  method: string,
+  path: string,
+): RequestSpan | undefined {
+  if (!hub.tracing) return undefined;
+  const carrier: Record<string, string> = {};
+  const traceparent = request.headers.get("traceparent");
+  if (traceparent) carrier.traceparent = traceparent;
+  const tracestate = request.headers.get("tracestate");
+  if (tracestate) carrier.tracestate = tracestate;
+  const parent = propagation.extract(ROOT_CONTEXT, carrier);
+  const span = tracer().startSpan(method, {
+    kind: SpanKind.SERVER,
+    attributes: { "http.request.method": method, "url.path": path },
+  }, parent);
+  const active = trace.setSpan(parent, span);
+  return {
+    span,
+    run: (work) => context.with(active, work),
+    end(route, status) {
+      span.updateName(`${method} ${route}`);
+      span.setAttribute("http.route", route);
+      span.setAttribute("http.response.status_code", status);
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    },
+  };
+}
