@@ -281,14 +281,16 @@ function wrap(
       requests.inc(labels);
       durations.observe(elapsed / 1000, labels);
       span?.end(route, sent.status);
-      logAccess(log, {
-        method,
-        route,
-        status: sent.status,
-        requestId,
-        durationMs: Math.round(elapsed * 1000) / 1000,
-        ...(span ? { traceId: span.span.spanContext().traceId } : {}),
-      });
+      if (telemetry.accessLog) {
+        logAccess(log, {
+          method,
+          route,
+          status: sent.status,
+          requestId,
+          durationMs: Math.round(elapsed * 1000) / 1000,
+          ...(span ? { traceId: span.span.spanContext().traceId } : {}),
+        });
+      }
       return sent;
     };
     const fail = (error: unknown): Response => {

@@ -25,6 +25,8 @@ export interface TelemetryBackend {
    * registered: the core then opens a server span per request and plugins child spans.
    */
   tracing?: boolean;
+  /** False turns the per-request access log line off (it is on by default). */
+  accessLog?: boolean;
 }
 
 /** Forwards instruments to whichever metrics backend is installed, now or later. */
@@ -32,6 +34,7 @@ export class TelemetryHub implements Metrics {
   #metrics: Metrics = noopMetrics;
   #generation = 0;
   #tracing = false;
+  #accessLog = true;
 
   /** Installs a backend; instruments created before pick it up on their next use. */
   install(backend: TelemetryBackend): void {
@@ -40,6 +43,12 @@ export class TelemetryHub implements Metrics {
       this.#generation++;
     }
     if (backend.tracing) this.#tracing = true;
+    if (backend.accessLog !== undefined) this.#accessLog = backend.accessLog;
+  }
+
+  /** Whether each request is logged. */
+  get accessLog(): boolean {
+    return this.#accessLog;
   }
 
   /** Whether requests and plugin operations are traced. */
