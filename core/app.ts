@@ -27,6 +27,12 @@ import { requestIdFor } from "./request_id.ts";
 import { createRouter } from "./routes.ts";
 import { VERSION } from "./version.ts";
 import { type RequestSpan, startRequestSpan, type TelemetryHub } from "./telemetry.ts";
+import {
+  createRateLimiter,
+  isRateLimitStore,
+  type RateLimiter,
+  type RateLimitStore,
+} from "./rate_limit.ts";
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
@@ -91,8 +97,8 @@ export function scopeFor(
 
 /** The assembled app: what `Deno.serve` calls, plus Hono's test-friendly `request`. */
 export interface EdgeboxApp {
-  /** Handles one request; synchronous when the route is. */
-  fetch(request: Request): Response | Promise<Response>;
+  /** Handles one request; synchronous when the route is (and no rate limit applies). */
+  fetch(request: Request, info?: { remoteAddr: Deno.Addr }): Response | Promise<Response>;
   /** Like Hono's `app.request`: a path or URL plus init, always a promise. */
   request(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** The underlying Hono app (routes, OpenAPI registry). */
@@ -238,7 +244,11 @@ export function createApp(options: AppOptions): EdgeboxApp {
   }
 
   app.notFound(notFoundOrMethodNotAllowed(app));
-  return wrap(app, { config, log, telemetry: lifecycle.telemetry, rootScopes });
+  const limits = config.server.rateLimit;
+  const rateLimiter = limits
+    ? createRateLimiter(limits, () => rateLimitStore(lifecycle, limits.store), log)
+    : undefined;
+  return wrap(app, { config, log, telemetry: lifecycle.telemetry, rootScopes, rateLimiter });
 }
 
 /** The synchronous default-middleware layer around the Hono app. */
@@ -249,9 +259,10 @@ function wrap(
     log: Logger;
     telemetry: TelemetryHub;
     rootScopes: ReadonlyMap<string, string | undefined>;
+    rateLimiter: RateLimiter | undefined;
   },
 ): EdgeboxApp {
-  const { log, telemetry, rootScopes } = options;
+  const { log, telemetry, rootScopes, rateLimiter } = options;
   const authenticate = apiKeyAuthenticator(
     options.config.auth,
     (method, path) => scopeFor(method, path, rootScopes),
@@ -267,7 +278,10 @@ function wrap(
     ["method", "route", "status"],
   );
 
-  const fetch = (request: Request): Response | Promise<Response> => {
+  const fetch = (
+    request: Request,
+    info?: { remoteAddr: Deno.Addr },
+  ): Response | Promise<Response> => {
     const started = performance.now();
     const requestId = requestIdFor(request.headers.get("x-request-id"));
     const method = request.method;
@@ -303,7 +317,12 @@ function wrap(
     try {
       const principal = authenticate(method, path, request.headers.get("authorization"));
       const state = new RequestState(requestId, principal, log, span);
-      response = span ? span.run(() => app.fetch(request, state)) : app.fetch(request, state);
+      const handle = () =>
+        span ? span.run(() => app.fetch(request, state)) : app.fetch(request, state);
+      const limited = rateLimiter?.(path, principal, clientIp(info));
+      response = limited
+        ? limited.then(async (headers) => withHeaders(await handle(), headers))
+        : handle();
     } catch (error) {
       return fail(error);
     }
@@ -319,6 +338,36 @@ function wrap(
   };
 
   return { fetch, request, hono: app };
+}
+
+function clientIp(info: { remoteAddr: Deno.Addr } | undefined): string {
+  const addr = info?.remoteAddr;
+  return addr && "hostname" in addr ? addr.hostname : "unknown";
+}
+
+function withHeaders(response: Response, headers: Record<string, string>): Response {
+  let target = response;
+  for (const [name, value] of Object.entries(headers)) {
+    try {
+      target.headers.set(name, value);
+    } catch {
+      target = new Response(target.body, target); // immutable headers: copy once, then set
+      target.headers.set(name, value);
+    }
+  }
+  return target;
+}
+
+/** The instance that counts rate limits: the one named, or the first that can. */
+export function rateLimitStore(
+  lifecycle: Lifecycle,
+  name: string | undefined,
+): RateLimitStore | undefined {
+  const candidates = name === undefined
+    ? lifecycle.plugins
+    : lifecycle.plugins.filter((p) => p.name === name);
+  const found = candidates.find((p) => isRateLimitStore(p.instance.exports));
+  return found?.instance.exports as RateLimitStore | undefined;
 }
 
 function withRequestId(response: Response, requestId: string): Response {

@@ -202,6 +202,18 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
         requires: options.registry.get(p.type)?.requires ?? [],
       })),
     );
+    const store = root.success ? root.data.server.rateLimit?.store : undefined;
+    if (store !== undefined && !typed.some((p) => p.enabled && p.name === store)) {
+      issues.push({
+        path: ["server", "rateLimit", "store"],
+        message: `No enabled plugin instance is named "${store}"${
+          closest(store, typed.map((p) => p.name))
+            ? `; did you mean "${closest(store, typed.map((p) => p.name))}"?`
+            : ""
+        }`,
+        ...locate(["server", "rateLimit", "store"]),
+      });
+    }
     // "Requires" means "must be ready first": a required instance cannot lean on an optional one.
     for (const instance of typed.filter((p) => p.enabled && p.required)) {
       for (const needed of options.registry.get(instance.type)?.requires ?? []) {

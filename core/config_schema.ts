@@ -8,6 +8,26 @@ import { duration, size } from "./units.ts";
 /** Instance names become URL segments and log fields, so they are kept plain. */
 export const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
+/** One rate-limit rule: requests whose path starts with `prefix` share a budget per client. */
+export const RateLimitRule = z.strictObject({
+  prefix: z.string().startsWith("/", "A route prefix starts with /"),
+  limit: z.number().int().min(1).max(1_000_000_000),
+  window: duration().pipe(z.number().min(1_000, "The window is at least 1s")),
+});
+
+/**
+ * `server.rateLimit:` — API rate limiting, counted in a cache plugin instance (so limits hold
+ * across edgebox processes when the cache is Redis).
+ */
+export const RateLimitConfig = z.strictObject({
+  /** Who a budget belongs to: the API key's name (the client IP when anonymous), or the IP. */
+  by: z.enum(["apiKey", "ip"]).default("apiKey"),
+  /** The instance that counts; default: the first enabled instance that offers `rateLimit`. */
+  store: z.string().optional(),
+  /** Longest matching prefix wins; paths no rule matches are not limited. */
+  rules: z.array(RateLimitRule).min(1).max(100),
+});
+
 /** `server:` — where and how edgebox listens. */
 export const ServerConfig = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
@@ -16,6 +36,7 @@ export const ServerConfig = z.strictObject({
   shutdownTimeout: duration().default(10_000),
   /** Largest request body accepted anywhere (413 above it). */
   bodyLimit: size().default(1_048_576),
+  rateLimit: RateLimitConfig.optional(),
 });
 
 /** A scope: `*`, `admin`, `<instance>:*`, `<instance>:read` or `<instance>:write`. */
@@ -89,6 +110,8 @@ export const RootConfig = z.strictObject({
 
 /** Validated `server:` section. */
 export type ServerConfig = z.output<typeof ServerConfig>;
+/** Validated `server.rateLimit:` section. */
+export type RateLimitConfig = z.output<typeof RateLimitConfig>;
 /** Validated `auth:` section. */
 export type AuthConfig = z.output<typeof AuthConfig>;
 /** Validated `log:` section. */

@@ -24,6 +24,7 @@ export const coreErrors = {
   "core.unauthorized": { status: 401, title: "Authentication required" },
   "core.forbidden": { status: 403, title: "Not allowed" },
   "core.plugin_unavailable": { status: 503, title: "Plugin unavailable" },
+  "core.rate_limited": { status: 429, title: "Too many requests" },
   "core.shutting_down": { status: 503, title: "Server is shutting down" },
   "core.internal": { status: 500, title: "Internal error" },
 } as const satisfies Record<string, ErrorSpec>;

@@ -3,7 +3,7 @@
  * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests up to
  * `server.shutdownTimeout`, stop plugins in reverse order). A second signal exits at once.
  */
-import { createApp } from "./app.ts";
+import { createApp, rateLimitStore } from "./app.ts";
 import { authEnabled, authRefusal } from "./auth.ts";
 import type { EdgeboxConfig } from "./config.ts";
 import { Lifecycle, StartupError } from "./lifecycle.ts";
@@ -44,6 +44,15 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
     lifecycle = new Lifecycle(config, { registry: options.registry, log });
   } catch (error) {
     fatal(messageOf(error));
+    return 1;
+  }
+  const limits = config.server.rateLimit;
+  if (limits && !rateLimitStore(lifecycle, limits.store)) {
+    fatal(
+      limits.store
+        ? `server.rateLimit.store "${limits.store}" is not an enabled plugin that can count rate limits`
+        : "server.rateLimit needs a plugin that can count rate limits (enable a cache instance)",
+    );
     return 1;
   }
   const app = createApp({ config, lifecycle, log, isShuttingDown: () => shuttingDown });

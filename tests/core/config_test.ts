@@ -813,3 +813,17 @@ Deno.test("a required instance cannot depend on an optional one", () => {
   );
   assert.deepEqual(where(issueAt(issues, ["plugins", "api"])), { line: 4, col: 3 });
 });
+
+Deno.test("a rate-limit store that names no enabled instance is an error", () => {
+  const issues = issuesOf(
+    yaml(
+      "server:",
+      "  rateLimit:",
+      "    store: cahce",
+      "    rules: [{ prefix: /v1/, limit: 10, window: 1m }]",
+      "plugins:",
+      "  echo: { backend: memory }",
+    ),
+  );
+  assert.deepEqual(where(issueAt(issues, ["server", "rateLimit", "store"])), { line: 3, col: 12 });
+});
