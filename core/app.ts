@@ -10,7 +10,6 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { bodyLimit } from "hono/body-limit";
 import { TrieRouter } from "hono/router/trie-router";
 import type { Context, MiddlewareHandler } from "hono";
 import { logAccess } from "./access_log.ts";
@@ -400,18 +399,44 @@ function logFailure(log: Logger, error: unknown): void {
   });
 }
 
-/** 413 problem+json past `limit` bytes, checked on Content-Length and while the body streams. */
+/**
+ * 413 problem+json past `limit` bytes: at once from `Content-Length`, and while the body streams
+ * otherwise (chunked uploads). Unlike a buffering limit, a gigabyte upload to a plugin that
+ * streams it (storage) never sits in memory here.
+ */
 function requestBodyLimit(limit: number): MiddlewareHandler<AppEnv> {
-  return bodyLimit({
-    maxSize: limit,
-    onError: () => {
-      throw coreError("core.body_too_large", {
-        detail: `The request body exceeds the limit of ${limit} bytes`,
-        field: "body",
-        extra: { limit },
-      });
-    },
-  });
+  const tooLarge = () =>
+    coreError("core.body_too_large", {
+      detail: `The request body exceeds the limit of ${limit} bytes`,
+      field: "body",
+      extra: { limit },
+    });
+  return async function requestBodyLimitMiddleware(c, next) {
+    const raw = c.req.raw;
+    if (!raw.body) return await next();
+    const length = raw.headers.get("content-length");
+    if (length !== null && !raw.headers.has("transfer-encoding")) {
+      if (Number(length) > limit) throw tooLarge();
+      return await next();
+    }
+    let seen = 0;
+    let exceeded = false;
+    const counted = raw.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > limit) {
+            exceeded = true;
+            controller.error(tooLarge());
+          } else controller.enqueue(chunk);
+        },
+      }),
+    );
+    c.req.raw = new Request(raw, { body: counted, duplex: "half" } as RequestInit);
+    await next();
+    // Whatever the route made of the failed read (a JSON error, a 500), the cause was the size.
+    if (exceeded) throw tooLarge();
+  };
 }
 
 /** Answers 503 problem+json with `Retry-After` unless the plugin is ready. */

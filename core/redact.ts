@@ -1,6 +1,7 @@
 /** Hides secrets in config before it is shown (`GET /plugins`, logs). */
 
-const SECRET_KEY = /(password|passwd|secret|token|credentials?|apikey|privatekey|^key)$/i;
+const SECRET_KEY =
+  /(password|passwd|secret|secretaccesskey|token|credentials?|apikey|privatekey|^key)$/i;
 
 /** Placeholder for a hidden value. */
 export const REDACTED = "[redacted]";

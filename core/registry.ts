@@ -4,8 +4,9 @@
  */
 import type { PluginDefinition, PluginRegistry } from "./plugin.ts";
 import { echoPlugin } from "../plugins/echo/mod.ts";
+import { storagePlugin } from "../plugins/storage/mod.ts";
 
-const builtins: PluginDefinition[] = [echoPlugin];
+const builtins: PluginDefinition[] = [echoPlugin, storagePlugin];
 
 /** Every built-in plugin type by name. */
 export const builtinPlugins: PluginRegistry = new Map(builtins.map((p) => [p.type, p]));

@@ -19,17 +19,23 @@ export async function unreachable(url: string, defaultPort: number): Promise<str
   } catch {
     return `"${url}" is not a URL`;
   }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const connecting = Deno.connect({ hostname: host, port });
   try {
     const conn = await Promise.race([
-      Deno.connect({ hostname: host, port }),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error("timed out after 2s")), 2_000)
-      ),
+      connecting,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timed out after 2s")), 2_000);
+      }),
     ]);
     conn.close();
     return undefined;
   } catch (error) {
+    // A connect that outlived the timeout still resolves later: close it then.
+    connecting.then((conn) => conn.close(), () => {});
     return error instanceof Error ? error.message : String(error);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,0 +1,77 @@
+/**
+ * The storage plugin's error table: every failure a storage route or driver reports, with its
+ * HTTP status. Codes are `storage.<reason>`; clients match on them, never on messages.
+ */
+import { type EdgeboxError, errorFactory, type ErrorOptions } from "../../core/errors.ts";
+
+/** Every error the storage plugin raises. */
+export const storageErrors = {
+  "storage.key_invalid": { status: 400, title: "Object key is invalid" },
+  "storage.metadata_invalid": { status: 400, title: "Object metadata is invalid" },
+  "storage.checksum_mismatch": { status: 400, title: "Body does not match its checksum" },
+  "storage.body_incomplete": { status: 400, title: "Request body ended before it was complete" },
+  "storage.cursor_invalid": { status: 400, title: "Listing cursor is invalid" },
+  "storage.signature_invalid": { status: 403, title: "Signed URL is invalid" },
+  "storage.signature_expired": { status: 403, title: "Signed URL has expired" },
+  "storage.not_found": { status: 404, title: "Object not found" },
+  "storage.precondition_failed": { status: 412, title: "Precondition failed" },
+  "storage.too_large": { status: 413, title: "Object too large" },
+  "storage.range_not_satisfiable": { status: 416, title: "Range not satisfiable" },
+  "storage.unsupported": { status: 501, title: "Not supported by this backend" },
+  "storage.backend_error": { status: 502, title: "Storage backend failed" },
+  "storage.unavailable": { status: 503, title: "Storage backend unavailable" },
+  "storage.bucket_missing": { status: 503, title: "Bucket does not exist" },
+  "storage.insufficient_space": { status: 507, title: "No space left on the storage backend" },
+} as const;
+
+/** A code of the storage error table. */
+export type StorageErrorCode = keyof typeof storageErrors;
+
+/** Creates an error from the storage table. */
+export const storageError: (code: StorageErrorCode, options?: ErrorOptions) => EdgeboxError =
+  errorFactory(storageErrors);
+
+/** Seconds a client should wait after a 503 from the backend. */
+const RETRY_AFTER_SECONDS = 2;
+
+/** The backend cannot be reached or timed out: 503 with `Retry-After`, the cause kept. */
+export function unavailable(detail: string, cause?: unknown): EdgeboxError {
+  return storageError("storage.unavailable", {
+    detail,
+    cause,
+    headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
+  });
+}
+
+/** A range that starts past the end: 416 with `Content-Range: bytes *\/size` as HTTP asks. */
+export function rangeNotSatisfiable(key: string, size: number): EdgeboxError {
+  return storageError("storage.range_not_satisfiable", {
+    detail: `The requested range is outside object "${key}" (${size} bytes)`,
+    field: "header.range",
+    headers: { "Content-Range": `bytes */${size}` },
+    extra: { size },
+  });
+}
+
+/** No object under `key`. */
+export function notFound(key: string): EdgeboxError {
+  return storageError("storage.not_found", { detail: `No object "${key}"`, extra: { key } });
+}
+
+/** `If-None-Match: *` met an existing object. */
+export function alreadyExists(key: string, field = "header.if-none-match"): EdgeboxError {
+  return storageError("storage.precondition_failed", {
+    detail: `Object "${key}" already exists and If-None-Match: * forbids overwriting it`,
+    field,
+    extra: { key },
+  });
+}
+
+/** The body grew past the object size limit. */
+export function tooLarge(limit: number): EdgeboxError {
+  return storageError("storage.too_large", {
+    detail: `The object exceeds the limit of ${limit} bytes`,
+    field: "body",
+    extra: { limit },
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * Object requests and responses as HTTP headers: what a write may say about its body
+ * (`Content-Type`, `X-Meta-*`, `If-None-Match: *`, `Content-MD5`, `X-Checksum-SHA256`),
+ * validated with zod, and the headers a read answers with.
+ */
+import { z } from "zod";
+import { validationError } from "../../core/routes.ts";
+import type { ObjectInfo } from "./driver.ts";
+import { storageError } from "./errors.ts";
+import type { ByteRange } from "./ranges.ts";
+import type { ExpectedChecksum } from "./streams.ts";
+
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/i;
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
+
+/** Prefix of user metadata headers. */
+export const META_PREFIX = "x-meta-";
+
+const PutHeaders = z.object({
+  "content-type": z.string().max(256).regex(/^[\x20-\x7e]+$/, "Expected a media type").optional(),
+  "content-md5": z.string().regex(
+    /^[A-Za-z0-9+/]{22}==$/,
+    "Expected the base64 MD5 digest of the body (24 characters)",
+  ).optional(),
+  "x-checksum-sha256": z.string().regex(
+    /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/,
+    "Expected the SHA-256 digest of the body, as 64 hex digits or 44 base64 characters",
+  ).optional(),
+  "if-none-match": z.literal("*", {
+    error: 'Only "If-None-Match: *" (create, never overwrite) is supported on writes',
+  }).optional(),
+});
+
+/** What a write's headers ask for. */
+export interface PutHeaders {
+  contentType: string;
+  metadata: Record<string, string>;
+  ifNoneMatch?: "*";
+  checksums: ExpectedChecksum[];
+}
+
+function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+function fromHex(text: string): Uint8Array {
+  return Uint8Array.from(text.match(/../g)!, (pair) => parseInt(pair, 16));
+}
+
+/** A zod schema for `X-Meta-*` headers: names, printable ASCII values, a total size. */
+function metadataSchema(maxSize: number) {
+  return z.record(
+    z.string().regex(
+      /^x-meta-[a-z0-9][a-z0-9_-]{0,127}$/,
+      "Metadata names are letters, digits, - and _ (at most 128)",
+    ),
+    z.string().max(1024).regex(/^[\x20-\x7e]*$/, "Metadata values are printable ASCII"),
+  ).superRefine((record, ctx) => {
+    let total = 0;
+    for (const [name, value] of Object.entries(record)) {
+      total += name.length - META_PREFIX.length + value.length;
+      if (total > maxSize) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `Metadata is at most ${maxSize} bytes of names and values in all`,
+        });
+        return;
+      }
+    }
+  });
+}
+
+/** Reads and validates a write's headers; throws 400 problems naming the header. */
+export function readPutHeaders(headers: Headers, options: { maxMetadataSize: number }): PutHeaders {
+  const parsed = PutHeaders.safeParse(Object.fromEntries(headers));
+  if (!parsed.success) throw validationError("header", parsed.error);
+  const meta: Record<string, string> = {};
+  for (const [name, value] of headers) {
+    if (name.startsWith(META_PREFIX)) meta[name] = value;
+  }
+  const metaResult = metadataSchema(options.maxMetadataSize).safeParse(meta);
+  if (!metaResult.success) {
+    const issue = metaResult.error.issues[0]!;
+    const field = `header.${String(issue.path[0] ?? "x-meta-*")}`;
+    throw storageError("storage.metadata_invalid", {
+      detail: `${field}: ${issue.message}`,
+      field,
+    });
+  }
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metaResult.data)) {
+    metadata[name.slice(META_PREFIX.length)] = value;
+  }
+  const { data } = parsed;
+  const checksums: ExpectedChecksum[] = [];
+  if (data["content-md5"]) {
+    checksums.push({
+      algorithm: "md5",
+      digest: fromBase64(data["content-md5"]),
+      field: "header.content-md5",
+    });
+  }
+  const sha256 = data["x-checksum-sha256"];
+  if (sha256) {
+    checksums.push({
+      algorithm: "sha256",
+      digest: sha256.length === 64 ? fromHex(sha256) : fromBase64(sha256),
+      field: "header.x-checksum-sha256",
+    });
+  }
+  return {
+    contentType: data["content-type"] ?? "application/octet-stream",
+    metadata,
+    ...(data["if-none-match"] ? { ifNoneMatch: data["if-none-match"] } : {}),
+    checksums,
+  };
+}
+
+/** The headers of a read: content, validators, metadata, and the range when partial. */
+export function objectHeaders(info: ObjectInfo, range?: ByteRange): Headers {
+  const headers = new Headers({
+    "content-type": info.contentType,
+    "content-length": String(range ? range.end - range.start + 1 : info.size),
+    "etag": info.etag,
+    "last-modified": info.lastModified.toUTCString(),
+    "accept-ranges": "bytes",
+  });
+  if (range) headers.set("content-range", `bytes ${range.start}-${range.end}/${info.size}`);
+  for (const [name, value] of Object.entries(info.metadata)) {
+    // Objects written by other S3 clients may carry metadata no HTTP header can hold.
+    if (HEADER_NAME.test(name) && HEADER_VALUE.test(value)) {
+      headers.set(`${META_PREFIX}${name}`, value);
+    }
+  }
+  return headers;
+}
+
+/** The headers of a 304: the validators only. */
+export function notModifiedHeaders(etag: string, lastModified: Date): Headers {
+  return new Headers({ "etag": etag, "last-modified": lastModified.toUTCString() });
+}

@@ -1,0 +1,392 @@
+/**
+ * HTTP routes of the storage plugin, written only against {@linkcode StorageDriver}. Object
+ * bodies stream straight from the request into the driver and from the driver into the
+ * response; nothing here holds a whole object.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
+import { coreError } from "../../core/errors.ts";
+import { createRouter, validationError } from "../../core/routes.ts";
+import {
+  isNotModified,
+  parseHttpDate,
+  parseIfNoneMatch,
+  type ReadConditions,
+} from "./conditions.ts";
+import { unwrapCursor, wrapCursor } from "./cursor.ts";
+import type { StorageDriver } from "./driver.ts";
+import { storageError, tooLarge } from "./errors.ts";
+import { assertKey, hasControl, utf8Length } from "./keys.ts";
+import { notModifiedHeaders, objectHeaders, readPutHeaders } from "./object_headers.ts";
+import { parseRange } from "./ranges.ts";
+import { checkedBody, countedStream } from "./streams.ts";
+
+/** Options of {@linkcode storageRoutes} and {@linkcode presignedRoutes}. */
+export interface StorageRoutesOptions {
+  /** Instance name: routes live at `/v1/<instance>`. */
+  instance: string;
+  maxObjectSize: number;
+  maxKeyLength: number;
+  maxMetadataSize: number;
+  maxListLimit: number;
+  defaultListLimit: number;
+  /** Longest presigned URL lifetime, in seconds. */
+  maxPresignExpiry: number;
+  /** Base URL clients reach edgebox at; default: the request's origin. */
+  publicUrl?: string;
+  /** Bytes received into objects (metrics). */
+  onBytesIn?: (bytes: number) => void;
+  /** Bytes sent out of objects (metrics). */
+  onBytesOut?: (bytes: number) => void;
+}
+
+type StorageContext = Context<AppEnv>;
+
+const Problem = z.object({ code: z.string(), detail: z.string(), field: z.string().optional() });
+const problemContent = { "application/problem+json": { schema: Problem } };
+
+const Written = z.object({ key: z.string(), size: z.number(), etag: z.string() })
+  .openapi("StoredObject");
+
+const KeyPath = z.object({
+  key: z.string().openapi({
+    description: "Object key: 1-1024 bytes of UTF-8, `/`-separated, no `..`, `\\` or controls",
+    example: "builds/2024/app.tar.gz",
+  }),
+});
+
+/** Any key, control characters included, so a bad key reaches validation (400, not 404). */
+const ANY = "[\\s\\S]+";
+
+const emptyBody = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+
+/** Conditions of a read, from `If-None-Match` and `If-Modified-Since`. */
+function readConditions(headers: Headers): ReadConditions {
+  const conditions: ReadConditions = {};
+  const ifNoneMatch = parseIfNoneMatch(headers.get("if-none-match"));
+  if (ifNoneMatch !== undefined) conditions.ifNoneMatch = ifNoneMatch;
+  const ifModifiedSince = parseHttpDate(headers.get("if-modified-since"));
+  if (ifModifiedSince !== undefined) conditions.ifModifiedSince = ifModifiedSince;
+  return conditions;
+}
+
+/** The object handlers both the API and presigned URLs use. */
+function objectHandlers(driver: StorageDriver, options: StorageRoutesOptions) {
+  return {
+    /** GET and HEAD: stream the object (or a range of it) with its headers, or 304. */
+    async read(c: StorageContext, key: string): Promise<Response> {
+      const conditions = readConditions(c.req.raw.headers);
+      if (c.req.raw.method === "HEAD") {
+        const info = await driver.head(key);
+        if (isNotModified(info, conditions)) {
+          return new Response(null, {
+            status: 304,
+            headers: notModifiedHeaders(info.etag, info.lastModified),
+          });
+        }
+        return new Response(null, { status: 200, headers: objectHeaders(info) });
+      }
+      const range = parseRange(c.req.raw.headers.get("range"));
+      const result = await driver.get(key, {
+        conditions,
+        ...(range ? { range } : {}),
+      });
+      if (result.kind === "not_modified") {
+        return new Response(null, {
+          status: 304,
+          headers: notModifiedHeaders(result.etag, result.lastModified),
+        });
+      }
+      const body = options.onBytesOut
+        ? countedStream(result.body, options.onBytesOut)
+        : result.body;
+      return new Response(body, {
+        status: result.range ? 206 : 200,
+        headers: objectHeaders(result.info, result.range),
+      });
+    },
+
+    /** PUT: stream the request body into the object, checking size and checksums as it flows. */
+    async write(c: StorageContext, key: string): Promise<Response> {
+      const request = c.req.raw;
+      const put = readPutHeaders(request.headers, options);
+      const declared = Number(request.headers.get("content-length") ?? "NaN");
+      if (declared > options.maxObjectSize) throw tooLarge(options.maxObjectSize);
+      const checked = checkedBody(request.body ?? emptyBody(), {
+        maxSize: options.maxObjectSize,
+        checksums: put.checksums,
+        ...(options.onBytesIn ? { onBytes: options.onBytesIn } : {}),
+      });
+      const written = await driver.put(key, checked.stream, {
+        contentType: put.contentType,
+        metadata: put.metadata,
+        ...(put.ifNoneMatch ? { ifNoneMatch: put.ifNoneMatch } : {}),
+      });
+      return c.json(written, 201, {
+        ETag: written.etag,
+        Location: `/v1/${options.instance}/objects/${
+          key.split("/").map(encodeURIComponent).join("/")
+        }`,
+      });
+    },
+  };
+}
+
+/** Builds the storage sub-app, mounted at `/v1/<instance>`. */
+export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptions): PluginRoutes {
+  const app = createRouter();
+  const handlers = objectHandlers(driver, options);
+  const keyOf = (c: StorageContext): string => {
+    const key = c.req.param("key") ?? "";
+    assertKey(key, options.maxKeyLength, "path.key");
+    return key;
+  };
+
+  // Keys contain `/`, which OpenAPI path parameters cannot express: the handlers use Hono's
+  // regex parameter and the docs register the path by hand.
+  app.openAPIRegistry.registerPath({
+    method: "put",
+    path: "/objects/{key}",
+    summary: "Store an object (streamed); X-Meta-* headers become metadata",
+    tags: ["storage"],
+    request: {
+      params: KeyPath,
+      headers: z.object({
+        "content-md5": z.string().optional(),
+        "x-checksum-sha256": z.string().optional(),
+        "if-none-match": z.literal("*").optional(),
+      }),
+      body: {
+        content: {
+          "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
+        },
+      },
+    },
+    responses: {
+      201: { description: "Stored", content: { "application/json": { schema: Written } } },
+      400: { description: "Bad key, metadata or checksum", content: problemContent },
+      412: { description: "If-None-Match: * and the object exists", content: problemContent },
+      413: { description: "Larger than maxObjectSize", content: problemContent },
+    },
+  });
+  app.put(`/objects/:key{${ANY}}`, (c) => handlers.write(c, keyOf(c)));
+
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/objects/{key}",
+    summary: "Read an object (streamed); Range, If-None-Match and If-Modified-Since apply",
+    tags: ["storage"],
+    request: { params: KeyPath },
+    responses: {
+      200: {
+        description: "The object",
+        content: {
+          "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
+        },
+      },
+      206: { description: "Part of the object (Content-Range)" },
+      304: { description: "Not modified" },
+      404: { description: "No such object", content: problemContent },
+      416: { description: "Range not satisfiable", content: problemContent },
+    },
+  });
+  app.get(`/objects/:key{${ANY}}`, (c) => handlers.read(c, keyOf(c)));
+
+  app.openAPIRegistry.registerPath({
+    method: "delete",
+    path: "/objects/{key}",
+    summary: "Delete an object (idempotent)",
+    tags: ["storage"],
+    request: { params: KeyPath },
+    responses: { 204: { description: "Gone (or never there)" } },
+  });
+  app.delete(`/objects/:key{${ANY}}`, async (c) => {
+    await driver.delete(keyOf(c));
+    return c.body(null, 204);
+  });
+
+  const CopyBody = z.object({ to: z.string().min(1) }).strict().openapi("CopyRequest");
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/objects/{key}/copy",
+    summary: "Copy an object server-side, with its content type and metadata",
+    tags: ["storage"],
+    request: {
+      params: KeyPath,
+      body: { required: true, content: { "application/json": { schema: CopyBody } } },
+    },
+    responses: {
+      201: { description: "Copied", content: { "application/json": { schema: Written } } },
+      404: { description: "No such source object", content: problemContent },
+    },
+  });
+  app.post(`/objects/:key{${ANY}}/copy`, async (c) => {
+    const from = keyOf(c);
+    let json: unknown;
+    try {
+      json = await c.req.json();
+    } catch (error) {
+      throw coreError("core.bad_request", {
+        detail: 'Expected a JSON body such as {"to": "other/key"}',
+        field: "body",
+        cause: error,
+      });
+    }
+    const parsed = CopyBody.safeParse(json);
+    if (!parsed.success) throw validationError("json", parsed.error);
+    const { to } = parsed.data;
+    assertKey(to, options.maxKeyLength, "body.to");
+    if (to === from) {
+      throw storageError("storage.key_invalid", {
+        detail: "A copy needs a destination other than its source",
+        field: "body.to",
+      });
+    }
+    return c.json(await driver.copy(from, to), 201);
+  });
+
+  const ListQuery = z.object({
+    prefix: z.string().default("").refine(
+      (p) => utf8Length(p) <= options.maxKeyLength && !hasControl(p),
+      `At most ${options.maxKeyLength} bytes, no control characters`,
+    ),
+    delimiter: z.string().min(1).max(16).refine((d) => !hasControl(d), {
+      message: "No control characters",
+    }).optional(),
+    cursor: z.string().max(4096).optional(),
+    limit: z.coerce.number().int().min(1).max(options.maxListLimit)
+      .default(options.defaultListLimit),
+  });
+  const ListResult = z.object({
+    objects: z.array(z.object({
+      key: z.string(),
+      size: z.number(),
+      etag: z.string(),
+      lastModified: z.string(),
+    })),
+    prefixes: z.array(z.string()),
+    cursor: z.string().nullable(),
+  }).openapi("ObjectList");
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/objects",
+      summary: "List objects under a prefix, grouping by delimiter, one page at a time",
+      tags: ["storage"],
+      request: { query: ListQuery },
+      responses: {
+        200: { description: "A page", content: { "application/json": { schema: ListResult } } },
+        400: { description: "Bad query or cursor", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const scope = { prefix: query.prefix, delimiter: query.delimiter ?? "" };
+      const page = await driver.list({
+        prefix: query.prefix,
+        limit: query.limit,
+        ...(query.delimiter ? { delimiter: query.delimiter } : {}),
+        ...(query.cursor ? { cursor: unwrapCursor(query.cursor, scope) } : {}),
+      });
+      return c.json({
+        objects: page.objects.map((o) => ({
+          key: o.key,
+          size: o.size,
+          etag: o.etag,
+          lastModified: o.lastModified.toISOString(),
+        })),
+        prefixes: page.prefixes,
+        cursor: page.cursor === undefined ? null : wrapCursor(page.cursor, scope),
+      }, 200);
+    },
+  );
+
+  const PresignBody = z.object({
+    key: z.string().min(1),
+    method: z.enum(["GET", "PUT"]).default("GET"),
+    expiresIn: z.number().int().min(1).max(options.maxPresignExpiry).default(900)
+      .openapi({ description: "Seconds the URL stays valid" }),
+  }).strict().openapi("PresignRequest");
+  const Presigned = z.object({
+    url: z.string(),
+    method: z.enum(["GET", "PUT"]),
+    expiresAt: z.string(),
+  }).openapi("PresignedUrl");
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/presign",
+      summary: "A URL that reads or writes one object without an API key, until it expires",
+      tags: ["storage"],
+      request: {
+        body: { required: true, content: { "application/json": { schema: PresignBody } } },
+      },
+      responses: {
+        200: { description: "Signed", content: { "application/json": { schema: Presigned } } },
+        400: { description: "Bad key or expiry", content: problemContent },
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      assertKey(body.key, options.maxKeyLength, "body.key");
+      const origin = options.publicUrl ?? new URL(c.req.url).origin;
+      const signed = await driver.presign(body.key, {
+        method: body.method,
+        expiresIn: body.expiresIn,
+        baseUrl: `${origin.replace(/\/+$/, "")}/v1/${options.instance}`,
+      });
+      return c.json({
+        url: signed.url,
+        method: signed.method,
+        expiresAt: signed.expiresAt.toISOString(),
+      }, 200);
+    },
+  );
+
+  return app;
+}
+
+/**
+ * The route edgebox-signed URLs point at: `/v1/<instance>/presigned?key=&expires=&signature=`.
+ * It is mounted as a public root route (no API key); the signature is the credential.
+ */
+export function presignedRoutes(
+  driver: StorageDriver,
+  options: StorageRoutesOptions,
+): PluginRoutes {
+  const app = createRouter();
+  const handlers = objectHandlers(driver, options);
+  const path = `/v1/${options.instance}/presigned`;
+  const SignedQuery = z.object({
+    key: z.string().min(1),
+    expires: z.string().max(12),
+    signature: z.string().max(64),
+  });
+
+  const verified = async (c: StorageContext, method: "GET" | "PUT"): Promise<string> => {
+    const parsed = SignedQuery.safeParse(c.req.query());
+    if (!parsed.success) throw validationError("query", parsed.error);
+    const { key, expires, signature } = parsed.data;
+    assertKey(key, options.maxKeyLength, "query.key");
+    await driver.verifySignedUrl({ key, method, expires, signature });
+    return key;
+  };
+
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path,
+    summary: "Read or (PUT) write an object through a presigned URL (filesystem backend)",
+    tags: ["storage"],
+    request: { query: SignedQuery },
+    responses: {
+      200: { description: "The object" },
+      403: { description: "Bad or expired signature", content: problemContent },
+    },
+  });
+  app.get(path, async (c) => handlers.read(c, await verified(c, "GET")));
+  app.put(path, async (c) => handlers.write(c, await verified(c, "PUT")));
+  return app;
+}

@@ -1,0 +1,518 @@
+/**
+ * The real storage backend: any S3-compatible service (AWS S3, MinIO, R2...) through the AWS
+ * SDK. Uploads stream through `@aws-sdk/lib-storage` (memory per upload is bounded by
+ * `partSize * (uploadConcurrency + 1)`; a failed upload is aborted, so no part stays behind),
+ * downloads stream the SDK's response body, and every call has connect, request and idle
+ * timeouts plus a bounded number of attempts, so nothing waits forever on a service that is down.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandInput,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCopyCommand,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { EdgeboxError } from "../../core/errors.ts";
+import type { HealthReport } from "../../core/plugin.ts";
+import { isNotModified } from "./conditions.ts";
+import { messageOf } from "../../core/timing.ts";
+import type {
+  GetOptions,
+  GetResult,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  PresignedUrl,
+  PresignOptions,
+  PutOptions,
+  SignedRequest,
+  StorageDriver,
+  StorageFeature,
+  WrittenObject,
+} from "./driver.ts";
+import {
+  alreadyExists,
+  notFound,
+  rangeNotSatisfiable,
+  storageError,
+  tooLarge,
+  unavailable,
+} from "./errors.ts";
+import { assertKey } from "./keys.ts";
+import { formatRange } from "./ranges.ts";
+
+import { checkedBody } from "./streams.ts";
+
+/** Options of {@linkcode S3Storage}. */
+export interface S3StorageOptions {
+  /** Service URL; left out for AWS S3. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** Left out: the SDK's default credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  forcePathStyle: boolean;
+  /** Create the bucket at connect when it is missing. */
+  createBucket: boolean;
+  partSize: number;
+  uploadConcurrency: number;
+  /** Milliseconds to open a connection. */
+  connectTimeout: number;
+  /** Milliseconds from sending a request to its response headers. */
+  requestTimeout: number;
+  /** Milliseconds of silence on a connection, body transfers included. */
+  idleTimeout: number;
+  maxAttempts: number;
+  maxObjectSize: number;
+  maxKeyLength: number;
+  /** Copies larger than this go part by part (S3's CopyObject stops at 5 GiB). */
+  multipartCopyThreshold?: number;
+}
+
+/** S3 refuses single-request copies above 5 GiB. */
+const MAX_COPY_OBJECT = 5 * 2 ** 30;
+const MAX_PARTS = 10_000;
+const COPY_ATTEMPTS = 3;
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as SdkError | null)?.$metadata?.httpStatusCode;
+}
+
+function nameOf(error: unknown): string | undefined {
+  return (error as SdkError | null)?.name;
+}
+
+/** `bucket/key` as CopySource wants it: each key segment URL-encoded. */
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/** Total object size from `Content-Range: bytes a-b/size`. */
+function totalSize(contentRange: string | undefined): number | undefined {
+  const match = /\/(\d+)$/.exec(contentRange ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Objects in an S3 bucket. */
+export class S3Storage implements StorageDriver {
+  readonly backend = "s3";
+  readonly features: ReadonlySet<StorageFeature> = new Set<StorageFeature>(["presign_backend"]);
+  readonly #client: S3Client;
+  readonly #options: S3StorageOptions;
+  readonly #where: string;
+  #closed = false;
+
+  constructor(options: S3StorageOptions) {
+    this.#options = options;
+    this.#where = `bucket "${options.bucket}" at ${options.endpoint ?? "AWS S3"}`;
+    this.#client = new S3Client({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      forcePathStyle: options.forcePathStyle,
+      maxAttempts: options.maxAttempts,
+      // Our own MD5/SHA-256 checks cover integrity; SDK checksums on every part cost CPU and
+      // break presigned PUTs on some S3-compatible services.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      requestHandler: {
+        connectionTimeout: options.connectTimeout,
+        requestTimeout: options.requestTimeout,
+        throwOnRequestTimeout: true,
+        socketTimeout: options.idleTimeout,
+      },
+    });
+  }
+
+  async connect(): Promise<void> {
+    this.#assertOpen();
+    const Bucket = this.#options.bucket;
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket }));
+      return;
+    } catch (error) {
+      if (statusOf(error) !== 404 && nameOf(error) !== "NoSuchBucket") {
+        throw this.#failure(error, "reach the bucket");
+      }
+    }
+    if (!this.#options.createBucket) {
+      throw storageError("storage.bucket_missing", {
+        detail: `The ${this.#where} does not exist; create it or set createBucket: true`,
+        headers: { "Retry-After": "2" },
+      });
+    }
+    try {
+      await this.#client.send(new CreateBucketCommand({ Bucket }));
+    } catch (error) {
+      // Another edgebox (or a retry of ours) created it first.
+      if (nameOf(error) === "BucketAlreadyOwnedByYou") return;
+      throw this.#failure(error, "create the bucket");
+    }
+  }
+
+  async ping(): Promise<HealthReport> {
+    if (this.#closed) return { status: "down", detail: "closed" };
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#options.bucket }));
+      return { status: "ready" };
+    } catch (error) {
+      const missing = statusOf(error) === 404 || nameOf(error) === "NoSuchBucket";
+      return {
+        status: "down",
+        detail: missing
+          ? `The ${this.#where} does not exist`
+          : this.#failure(error, "reach").message,
+      };
+    }
+  }
+
+  async put(
+    key: string,
+    body: ReadableStream<Uint8Array>,
+    options: PutOptions = {},
+  ): Promise<WrittenObject> {
+    try {
+      this.#assertOpen();
+      assertKey(key, this.#options.maxKeyLength);
+    } catch (error) {
+      await body.cancel().catch(() => {});
+      throw error;
+    }
+    const checked = checkedBody(body, { maxSize: this.#options.maxObjectSize });
+    const upload = new Upload({
+      client: this.#client,
+      params: {
+        Bucket: this.#options.bucket,
+        Key: key,
+        Body: checked.stream,
+        ContentType: options.contentType ?? "application/octet-stream",
+        Metadata: options.metadata ?? {},
+        ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+      },
+      partSize: this.#options.partSize,
+      queueSize: this.#options.uploadConcurrency,
+      leavePartsOnError: false,
+    });
+    try {
+      const result = await upload.done();
+      return { key, size: checked.bytes(), etag: result.ETag ?? "" };
+    } catch (error) {
+      // The SDK stops reading when the backend fails; release the client's body too.
+      await checked.stream.cancel(error).catch(() => {});
+      if (statusOf(error) === 412) throw alreadyExists(key);
+      throw this.#failure(error, `store object "${key}"`, key);
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    this.#assertOpen();
+    assertKey(key, this.#options.maxKeyLength);
+    const input: GetObjectCommandInput = { Bucket: this.#options.bucket, Key: key };
+    if (options.range) input.Range = formatRange(options.range);
+    const conditions = options.conditions ?? {};
+    const { ifNoneMatch, ifModifiedSince } = conditions;
+    if (ifNoneMatch !== undefined) {
+      // S3 services compare one strong tag; a weak tag or a list is decided here once the
+      // response headers arrive (an empty list matches nothing).
+      const tags = ifNoneMatch === "*"
+        ? ["*"]
+        : [...new Set(ifNoneMatch.map((tag) => tag.replace(/^W\//, "")))];
+      if (tags.length === 1) input.IfNoneMatch = tags[0];
+    } else if (ifModifiedSince) {
+      input.IfModifiedSince = ifModifiedSince;
+    }
+    try {
+      const output = await this.#client.send(new GetObjectCommand(input));
+      const length = output.ContentLength ?? 0;
+      const size = totalSize(output.ContentRange) ?? length;
+      const info: ObjectInfo = {
+        key,
+        size,
+        etag: output.ETag ?? "",
+        lastModified: output.LastModified ?? new Date(0),
+        contentType: output.ContentType ?? "application/octet-stream",
+        metadata: output.Metadata ?? {},
+      };
+      const body = output.Body
+        ? output.Body.transformToWebStream() as ReadableStream<Uint8Array>
+        : new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+      if (isNotModified(info, conditions)) {
+        await body.cancel();
+        return { kind: "not_modified", etag: info.etag, lastModified: info.lastModified };
+      }
+      if (output.ContentRange && output.$metadata.httpStatusCode === 206) {
+        const match = /bytes (\d+)-(\d+)\//.exec(output.ContentRange);
+        if (match) {
+          return {
+            kind: "body",
+            info,
+            body,
+            range: { start: Number(match[1]), end: Number(match[2]) },
+          };
+        }
+      }
+      return { kind: "body", info, body };
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 304) {
+        const headers = (error as SdkError).$response?.headers ?? {};
+        if (headers.etag && headers["last-modified"]) {
+          return {
+            kind: "not_modified",
+            etag: headers.etag,
+            lastModified: new Date(headers["last-modified"]),
+          };
+        }
+        const info = await this.head(key);
+        return { kind: "not_modified", etag: info.etag, lastModified: info.lastModified };
+      }
+      if (status === 416) throw rangeNotSatisfiable(key, (await this.head(key)).size);
+      throw this.#failure(error, `read object "${key}"`, key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    this.#assertOpen();
+    assertKey(key, this.#options.maxKeyLength);
+    try {
+      const output = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.#options.bucket, Key: key }),
+      );
+      return {
+        key,
+        size: output.ContentLength ?? 0,
+        etag: output.ETag ?? "",
+        lastModified: output.LastModified ?? new Date(0),
+        contentType: output.ContentType ?? "application/octet-stream",
+        metadata: output.Metadata ?? {},
+      };
+    } catch (error) {
+      throw this.#failure(error, `read object "${key}"`, key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#assertOpen();
+    assertKey(key, this.#options.maxKeyLength);
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key }));
+    } catch (error) {
+      if (statusOf(error) === 404 && nameOf(error) !== "NoSuchBucket") return;
+      throw this.#failure(error, `delete object "${key}"`);
+    }
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    this.#assertOpen();
+    try {
+      const output = await this.#client.send(
+        new ListObjectsV2Command({
+          Bucket: this.#options.bucket,
+          ...(options.prefix ? { Prefix: options.prefix } : {}),
+          ...(options.delimiter ? { Delimiter: options.delimiter } : {}),
+          ...(options.cursor ? { ContinuationToken: options.cursor } : {}),
+          MaxKeys: options.limit,
+        }),
+      );
+      const page: ListPage = {
+        objects: (output.Contents ?? []).map((o) => ({
+          key: o.Key ?? "",
+          size: o.Size ?? 0,
+          etag: o.ETag ?? "",
+          lastModified: o.LastModified ?? new Date(0),
+        })),
+        prefixes: (output.CommonPrefixes ?? []).map((p) => p.Prefix ?? ""),
+      };
+      if (output.IsTruncated && output.NextContinuationToken) {
+        page.cursor = output.NextContinuationToken;
+      }
+      return page;
+    } catch (error) {
+      if (statusOf(error) === 400 && options.cursor) {
+        throw storageError("storage.cursor_invalid", {
+          detail: "The backend refused the listing cursor",
+          field: "query.cursor",
+          cause: error,
+        });
+      }
+      throw this.#failure(error, `list objects under "${options.prefix ?? ""}"`);
+    }
+  }
+
+  async copy(from: string, to: string): Promise<WrittenObject> {
+    this.#assertOpen();
+    assertKey(from, this.#options.maxKeyLength);
+    assertKey(to, this.#options.maxKeyLength, "body.to");
+    const threshold = Math.min(
+      this.#options.multipartCopyThreshold ?? MAX_COPY_OBJECT,
+      MAX_COPY_OBJECT,
+    );
+    for (let attempt = 1;; attempt++) {
+      const source = await this.head(from);
+      try {
+        if (source.size > threshold) return await this.#copyInParts(source, to);
+        const output = await this.#client.send(
+          new CopyObjectCommand({
+            Bucket: this.#options.bucket,
+            Key: to,
+            CopySource: copySource(this.#options.bucket, from),
+            // The source we measured, not one written since.
+            CopySourceIfMatch: source.etag,
+            MetadataDirective: "COPY",
+          }),
+        );
+        return { key: to, size: source.size, etag: output.CopyObjectResult?.ETag ?? source.etag };
+      } catch (error) {
+        if (statusOf(error) === 412) {
+          if (attempt < COPY_ATTEMPTS) continue; // the source was replaced meanwhile
+          throw storageError("storage.precondition_failed", {
+            detail: `Object "${from}" kept changing while it was copied`,
+            cause: error,
+          });
+        }
+        throw this.#failure(error, `copy object "${from}" to "${to}"`, from);
+      }
+    }
+  }
+
+  async presign(key: string, options: PresignOptions): Promise<PresignedUrl> {
+    this.#assertOpen();
+    assertKey(key, this.#options.maxKeyLength, "body.key");
+    const input = { Bucket: this.#options.bucket, Key: key };
+    const command = options.method === "GET"
+      ? new GetObjectCommand(input)
+      : new PutObjectCommand(input);
+    try {
+      const url = await getSignedUrl(this.#client, command, { expiresIn: options.expiresIn });
+      return {
+        url,
+        method: options.method,
+        expiresAt: new Date(Date.now() + options.expiresIn * 1000),
+      };
+    } catch (error) {
+      throw this.#failure(error, `presign object "${key}"`);
+    }
+  }
+
+  verifySignedUrl(_request: SignedRequest): Promise<void> {
+    return Promise.reject(storageError("storage.unsupported", {
+      detail: "The s3 backend's presigned URLs are verified by S3, not edgebox",
+    }));
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#client.destroy();
+    }
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw unavailable("The s3 storage backend is closed");
+  }
+
+  /** A copy too large for CopyObject: multipart, each part copied server-side. */
+  async #copyInParts(source: ObjectInfo, to: string): Promise<WrittenObject> {
+    const Bucket = this.#options.bucket;
+    const partSize = Math.max(this.#options.partSize, Math.ceil(source.size / MAX_PARTS));
+    const { UploadId } = await this.#client.send(
+      new CreateMultipartUploadCommand({
+        Bucket,
+        Key: to,
+        ContentType: source.contentType,
+        Metadata: source.metadata,
+      }),
+    );
+    try {
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      for (let start = 0, part = 1; start < source.size; start += partSize, part++) {
+        const end = Math.min(start + partSize, source.size) - 1;
+        const output = await this.#client.send(
+          new UploadPartCopyCommand({
+            Bucket,
+            Key: to,
+            UploadId,
+            PartNumber: part,
+            CopySource: copySource(Bucket, source.key),
+            CopySourceIfMatch: source.etag,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+        );
+        parts.push({ ETag: output.CopyPartResult?.ETag ?? "", PartNumber: part });
+      }
+      const done = await this.#client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: to,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+      return { key: to, size: source.size, etag: done.ETag ?? "" };
+    } catch (error) {
+      await this.#client.send(new AbortMultipartUploadCommand({ Bucket, Key: to, UploadId }))
+        .catch(() => {/* the bucket's lifecycle rules reclaim what an abort could not */});
+      throw error;
+    }
+  }
+
+  /** Turns an SDK or network error into a storage error, keeping it as the cause. */
+  #failure(error: unknown, action: string, key?: string): EdgeboxError {
+    if (error instanceof EdgeboxError) return error;
+    const status = statusOf(error);
+    const name = nameOf(error) ?? "Error";
+    const detail = `Cannot ${action} in the ${this.#where}`;
+    if (name === "NoSuchBucket") {
+      return storageError("storage.bucket_missing", {
+        detail: `${detail}: the bucket does not exist`,
+        headers: { "Retry-After": "2" },
+        cause: error,
+      });
+    }
+    if (
+      status === undefined || status >= 500 || status === 429 ||
+      name === "TimeoutError" || name === "AbortError"
+    ) {
+      return unavailable(`${detail}: ${messageOf(error) || name}`, error);
+    }
+    if (status === 404 && key !== undefined) return notFound(key);
+    if (status === 412 && key !== undefined) return alreadyExists(key);
+    if (name === "EntityTooLarge") return tooLarge(this.#options.maxObjectSize);
+    if (status === 401 || status === 403) {
+      return storageError("storage.backend_error", {
+        detail: `${detail}: the service refused the credentials (${name})`,
+        cause: error,
+      });
+    }
+    return storageError("storage.backend_error", {
+      detail: `${detail}: ${name} (${status})`,
+      cause: error,
+    });
+  }
+}
+
+S3Storage satisfies new (options: S3StorageOptions) => StorageDriver;
