@@ -108,11 +108,7 @@ async function openS3(overrides?: TargetOptions): Promise<StorageTarget> {
   };
 }
 
-const probed = Date.now();
 const minio = await realService("minio", endpoint, 9000);
-// realService() races the probe against a 2s timer it never clears; let it lapse before the
-// tests start, or the ops sanitizer blames whichever test is running when it fires.
-await sleep(Math.max(0, 2_050 - (Date.now() - probed)));
 
 if (minio) {
   runStorageContract("s3", openS3);

@@ -729,10 +729,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "a 64 MiB chunked upload (no Content-Length) streams too (ignored: the core's bodyLimit buffers bodies without Content-Length)",
-  // Runs once core/app.ts enforces the limit on the stream instead of reading the body first.
-  ignore: Deno.env.get("EDGEBOX_STORAGE_CHUNKED") !== "1",
+  name: "a 64 MiB chunked upload (no Content-Length) streams too",
   ...SANITIZED,
   fn: () => streamedUpload({ contentLength: false }),
 });

@@ -1,0 +1,68 @@
+/** The graph plugin's error table: every failure it reports, with a stable `graph.*` code. */
+import { EdgeboxError, errorFactory, type ErrorOptions } from "../../core/errors.ts";
+import type { NodeRef } from "./driver.ts";
+
+/** Codes the graph plugin answers with. */
+export const graphErrors = {
+  "graph.label_invalid": { status: 400, title: "Invalid node label" },
+  "graph.label_not_allowed": { status: 400, title: "Node label not allowed" },
+  "graph.type_invalid": { status: 400, title: "Invalid relationship type" },
+  "graph.type_not_allowed": { status: 400, title: "Relationship type not allowed" },
+  "graph.node_not_found": { status: 404, title: "Node not found" },
+  "graph.edge_not_found": { status: 404, title: "Relationship not found" },
+  "graph.path_not_found": { status: 404, title: "No path" },
+  "graph.cycle_rejected": { status: 409, title: "Relationship would close a cycle" },
+  "graph.conflict": { status: 409, title: "Conflicting write" },
+  "graph.capacity_exceeded": { status: 507, title: "Graph is full" },
+  "graph.cypher_disabled": { status: 403, title: "Cypher endpoint disabled" },
+  "graph.cypher_invalid": { status: 400, title: "Invalid Cypher query" },
+  "graph.cypher_write_rejected": { status: 400, title: "Cypher query is not read-only" },
+  "graph.query_timeout": { status: 504, title: "Graph query timed out" },
+  "graph.unavailable": { status: 503, title: "Graph backend unavailable" },
+  "graph.backend_error": { status: 502, title: "Graph backend error" },
+} as const;
+
+/** A code from the graph table. */
+export type GraphErrorCode = keyof typeof graphErrors;
+
+/** Creates an error from the graph table. */
+export const graphError: (code: GraphErrorCode, options?: ErrorOptions) => EdgeboxError =
+  errorFactory(graphErrors);
+
+/** A 503 with `Retry-After`, for a backend that cannot be reached right now. */
+export function unavailable(detail: string, cause?: unknown): EdgeboxError {
+  return graphError("graph.unavailable", {
+    detail,
+    headers: { "Retry-After": "1" },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** The 409 for an edge that would close `cycle` (closed, starting at the edge's source). */
+export function cycleRejected(
+  edge: { from: NodeRef; type: string; to: NodeRef },
+  cycle: readonly NodeRef[],
+): EdgeboxError {
+  const key = (ref: NodeRef) => `${ref.label}:${ref.id}`;
+  return graphError("graph.cycle_rejected", {
+    detail: `Relationship ${key(edge.from)} -[${edge.type}]-> ${
+      key(edge.to)
+    } would close the cycle ${cycle.map(key).join(" -> ")}`,
+    extra: { cycle: cycle.map((ref) => ({ label: ref.label, id: ref.id })) },
+  });
+}
+
+/**
+ * The same error with its field under `prefix` (`from` becomes `body.items.3.from`), so a route
+ * or a batch can say where in the request the fault is; other errors pass through unchanged.
+ */
+export function atField(error: unknown, prefix: string, detailPrefix = ""): unknown {
+  if (!(error instanceof EdgeboxError)) return error;
+  return new EdgeboxError(error.code, { status: error.status, title: error.title }, {
+    detail: `${detailPrefix}${error.message}`,
+    field: error.field === undefined ? prefix : `${prefix}.${error.field}`,
+    headers: error.headers,
+    extra: error.extra,
+    cause: error.cause,
+  });
+}

@@ -1,0 +1,515 @@
+/**
+ * The Neo4j 5 driver over Bolt (`neo4j-driver`). Labels and relationship types are checked
+ * against the identifier pattern and the allowlists before they are interpolated (Cypher cannot
+ * take them as parameters); every value travels as a parameter. Writes run in transaction
+ * functions, which retry transient errors within `maxRetryTime`; every transaction has a
+ * server-side timeout and connection acquisition is bounded, so nothing hangs while Neo4j is down.
+ */
+import neo4j, { type Driver, type ManagedTransaction, type Node, type Path } from "neo4j-driver";
+import type { HealthReport } from "../../core/plugin.ts";
+import type { Logger } from "../../core/log.ts";
+import type {
+  BatchItem,
+  BatchResult,
+  Cycle,
+  CycleOptions,
+  CypherResult,
+  EdgeKey,
+  EdgeUpsert,
+  FindNodesOptions,
+  GraphDriver,
+  GraphEdge,
+  GraphFeature,
+  GraphLimits,
+  GraphNode,
+  GraphPath,
+  NeighborList,
+  NeighborOptions,
+  NodePage,
+  NodeRef,
+  NodeUpsert,
+  PathOptions,
+  Upserted,
+} from "./driver.ts";
+import { atField, cycleRejected, graphError, unavailable } from "./errors.ts";
+import {
+  assertLabel,
+  assertType,
+  canonicalCycle,
+  filterCandidates,
+  nodeKey,
+} from "./identifiers.ts";
+import { fromNeo4jError } from "./neo4j_errors.ts";
+import {
+  groups,
+  neighborsQuery,
+  notFound,
+  pathQuery,
+  refuseUnlessReadOnly,
+  upsertEdges,
+  upsertNodes,
+} from "./neo4j_statements.ts";
+import { fromNeo4j, nodeFromNeo4j, pathFromNeo4j, toNeo4jParameter } from "./neo4j_values.ts";
+
+/** Options of {@linkcode Neo4jGraph}. */
+export interface Neo4jGraphOptions extends GraphLimits {
+  /** `bolt://host:7687`, `neo4j+s://host`... */
+  readonly url: string;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  /** Most open connections. */
+  readonly poolSize: number;
+  /** Milliseconds a query waits for a free connection. */
+  readonly acquisitionTimeout: number;
+  /** Milliseconds opening one connection may take. */
+  readonly connectionTimeout: number;
+  /** Server-side timeout of every transaction, in milliseconds. */
+  readonly queryTimeout: number;
+  /** Milliseconds spent retrying transient errors inside a transaction function. */
+  readonly maxRetryTime: number;
+  /** Where the client library's own warnings go. */
+  readonly log?: Logger;
+}
+
+/** The label of the nodes that serialize `rejectCycle` writes, one per relationship type. */
+export const LOCK_LABEL = "_EdgeboxCycleLock";
+/** Upper bound of any integer interpolated into a query (depths), whatever the caller says. */
+const INTERPOLATED_MAX = 100_000;
+/** How long a successful transaction stands in for a health probe. */
+const RECENT_SUCCESS_MS = 2_000;
+
+/** Graph driver on Neo4j 5. */
+export class Neo4jGraph implements GraphDriver {
+  readonly features: ReadonlySet<GraphFeature> = new Set<GraphFeature>(["cypher"]);
+  readonly #options: Neo4jGraphOptions;
+  #driver: Driver | undefined;
+  #prepared = false;
+  /** Labels known to have their `id` uniqueness constraint. */
+  readonly #constrained = new Set<string>();
+  /** When a transaction last succeeded (performance.now()), for a probe that costs nothing. */
+  #lastSuccess = -Infinity;
+
+  constructor(options: Neo4jGraphOptions) {
+    this.#options = options;
+  }
+
+  async connect(): Promise<void> {
+    const driver = this.#driver ??= this.#createDriver();
+    try {
+      await driver.verifyConnectivity({ database: this.#options.database });
+    } catch (error) {
+      throw fromNeo4jError(error, `connect to ${redactUrl(this.#options.url)}`);
+    }
+    if (this.#prepared) return;
+    for (const label of this.#options.labels ?? []) await this.#ensureConstraint(label);
+    await this.#schema(
+      `CREATE CONSTRAINT edgebox_cycle_lock IF NOT EXISTS FOR (l:${LOCK_LABEL}) REQUIRE l.type IS UNIQUE`,
+      "create the cycle lock constraint",
+    );
+    this.#prepared = true;
+  }
+
+  async ping(): Promise<HealthReport> {
+    if (!this.#driver) return { status: "down", detail: "not connected" };
+    // A transaction that just succeeded proves the server is there; probing would only queue
+    // behind a busy pool and could report a loaded server as down.
+    if (performance.now() - this.#lastSuccess < RECENT_SUCCESS_MS) return { status: "ready" };
+    try {
+      const info = await this.#driver.getServerInfo({ database: this.#options.database });
+      return { status: "ready", detail: `${info.agent ?? "neo4j"} at ${info.address}` };
+    } catch (error) {
+      return { status: "down", detail: fromNeo4jError(error, "probe the server").message };
+    }
+  }
+
+  async upsertNode(node: NodeUpsert): Promise<Upserted<GraphNode>> {
+    this.#checkLabel(node.label);
+    await this.#ensureConstraint(node.label);
+    return await this.#write(`upsert node ${nodeKey(node)}`, async (tx) => {
+      const [row] = await upsertNodes(tx, node.label, [node]);
+      return { value: row!.node, created: row!.created };
+    });
+  }
+
+  async getNode(ref: NodeRef): Promise<GraphNode | undefined> {
+    const label = this.#checkLabel(ref.label);
+    return await this.#read(`read node ${nodeKey(ref)}`, async (tx) => {
+      const result = await tx.run(`MATCH (n:${label} {id: $id}) RETURN n`, { id: ref.id });
+      const node = result.records[0]?.get("n") as Node | undefined;
+      return node ? nodeFromNeo4j(node) : undefined;
+    });
+  }
+
+  async deleteNode(ref: NodeRef): Promise<boolean> {
+    const label = this.#checkLabel(ref.label);
+    return await this.#write(`delete node ${nodeKey(ref)}`, async (tx) => {
+      const result = await tx.run(
+        `MATCH (n:${label} {id: $id}) DETACH DELETE n RETURN count(*) AS deleted`,
+        { id: ref.id },
+      );
+      return Number(result.records[0]?.get("deleted") ?? 0) > 0;
+    });
+  }
+
+  async findNodes(label: string, options: FindNodesOptions): Promise<NodePage> {
+    const quoted = this.#checkLabel(label);
+    const params: Record<string, unknown> = {
+      after: options.after ?? null,
+      limit: neo4j.int(options.limit + 1),
+    };
+    const filters = Object.entries(options.where ?? {}).map(([key, text], i) => {
+      params[`k${i}`] = key;
+      params[`v${i}`] = filterCandidates(text).map(toNeo4jParameter);
+      return ` AND n[$k${i}] IN $v${i}`;
+    });
+    return await this.#read(`list nodes ${label}`, async (tx) => {
+      const result = await tx.run(
+        `MATCH (n:${quoted}) WHERE ($after IS NULL OR n.id > $after)${filters.join("")}
+         RETURN n ORDER BY n.id LIMIT $limit`,
+        params,
+      );
+      const nodes = result.records.map((r) => nodeFromNeo4j(r.get("n") as Node));
+      if (nodes.length <= options.limit) return { nodes };
+      const page = nodes.slice(0, options.limit);
+      return { nodes: page, next: page.at(-1)!.id };
+    });
+  }
+
+  async upsertEdge(edge: EdgeUpsert): Promise<Upserted<GraphEdge>> {
+    this.#checkEdgeKey(edge);
+    return await this.#write(
+      `upsert relationship ${nodeKey(edge.from)} -[${edge.type}]-> ${nodeKey(edge.to)}`,
+      (tx) => this.#upsertEdge(tx, edge),
+    );
+  }
+
+  async deleteEdge(key: EdgeKey): Promise<boolean> {
+    const { from, type, to } = this.#checkEdgeKey(key);
+    return await this.#write(
+      `delete relationship ${nodeKey(key.from)} -[${key.type}]-> ${nodeKey(key.to)}`,
+      async (tx) => {
+        const result = await tx.run(
+          `MATCH (:${from} {id: $from})-[r:${type}]->(:${to} {id: $to})
+           DELETE r RETURN count(*) AS deleted`,
+          { from: key.from.id, to: key.to.id },
+        );
+        return Number(result.records[0]?.get("deleted") ?? 0) > 0;
+      },
+    );
+  }
+
+  async neighbors(ref: NodeRef, options: NeighborOptions): Promise<NeighborList | undefined> {
+    const label = this.#checkLabel(ref.label);
+    const query = neighborsQuery(label, {
+      type: this.#optionalType(options.type),
+      direction: options.direction,
+      depth: bounded(options.depth, "depth"),
+    });
+    return await this.#read(`traverse from ${nodeKey(ref)}`, async (tx) => {
+      const result = await tx.run(query, { id: ref.id, limit: neo4j.int(options.limit + 1) });
+      if (result.records.length === 0) return undefined;
+      const neighbors = result.records
+        .filter((r) => r.get("m") !== null)
+        .map((r) => ({
+          ...nodeFromNeo4j(r.get("m") as Node),
+          distance: Number(r.get("distance")),
+        }));
+      return {
+        neighbors: neighbors.slice(0, options.limit),
+        truncated: neighbors.length > options.limit,
+      };
+    });
+  }
+
+  async shortestPath(
+    from: NodeRef,
+    to: NodeRef,
+    options: PathOptions,
+  ): Promise<GraphPath | undefined> {
+    const fromLabel = this.#checkLabel(from.label, "from");
+    const toLabel = this.#checkLabel(to.label, "to");
+    const same = from.label === to.label && from.id === to.id;
+    const query = same
+      ? `OPTIONAL MATCH (s:${fromLabel} {id: $from}) RETURN s, s AS t, null AS p`
+      : pathQuery(fromLabel, toLabel, {
+        type: this.#optionalType(options.type),
+        direction: options.direction,
+        depth: bounded(options.maxDepth, "maxDepth"),
+      });
+    return await this.#read(`find a path ${nodeKey(from)} to ${nodeKey(to)}`, async (tx) => {
+      const result = await tx.run(query, { from: from.id, to: to.id });
+      const record = result.records[0];
+      const start = record?.get("s") as Node | null | undefined;
+      const end = record?.get("t") as Node | null | undefined;
+      if (!start) throw notFound(from, "from");
+      if (!end) throw notFound(to, "to");
+      if (same) return { nodes: [nodeFromNeo4j(start)], relationships: [] };
+      const path = record?.get("p") as Path | null | undefined;
+      return path ? pathFromNeo4j(path) : undefined;
+    });
+  }
+
+  async cycles(options: CycleOptions): Promise<Cycle[]> {
+    const type = this.#checkType(options.type);
+    const depth = bounded(options.maxLength, "maxLength");
+    // Each simple cycle once: started from its smallest element id, with no node repeated.
+    const query = `MATCH p = (n)-[:${type}*1..${depth}]->(n)
+      WHERE all(m IN nodes(p) WHERE elementId(m) >= elementId(n))
+        AND all(i IN range(0, length(p) - 2) WHERE NOT nodes(p)[i] IN nodes(p)[i + 1..length(p)])
+      RETURN [m IN nodes(p) | {label: labels(m)[0], id: coalesce(m.id, elementId(m))}] AS cycle
+      LIMIT $limit`;
+    return await this.#read(`list cycles of ${options.type}`, async (tx) => {
+      const result = await tx.run(query, { limit: neo4j.int(options.limit) });
+      return result.records.map((r) => canonicalCycle(r.get("cycle") as NodeRef[]));
+    });
+  }
+
+  async batch(items: readonly BatchItem[]): Promise<BatchResult> {
+    items.forEach((item, index) => {
+      try {
+        if (item.op === "node") this.#checkLabel(item.label, "label");
+        else this.#checkEdgeKey(item);
+      } catch (error) {
+        throw atField(error, `items.${index}`, `Item ${index}: `);
+      }
+    });
+    for (const label of new Set(items.flatMap((i) => i.op === "node" ? [i.label] : []))) {
+      await this.#ensureConstraint(label);
+    }
+    return await this.#write(`apply a batch of ${items.length}`, async (tx) => {
+      const results: { op: "node" | "edge"; created: boolean }[] = [];
+      for (const group of groups(items)) {
+        if (group.kind === "node") {
+          const rows = await upsertNodes(tx, group.items[0]!.label, group.items);
+          for (const row of rows) results.push({ op: "node", created: row.created });
+        } else if (group.kind === "edges") {
+          const created = await upsertEdges(tx, group.items, group.start);
+          for (const flag of created) results.push({ op: "edge", created: flag });
+        } else {
+          try {
+            const { created } = await this.#upsertEdge(tx, group.items[0]!);
+            results.push({ op: "edge", created });
+          } catch (error) {
+            throw atField(error, `items.${group.start}`, `Item ${group.start}: `);
+          }
+        }
+      }
+      return { results };
+    });
+  }
+
+  async cypher(
+    query: string,
+    params: Readonly<Record<string, unknown>>,
+    options: { maxRows: number },
+  ): Promise<CypherResult> {
+    const parameters = toNeo4jParameter(params) as Record<string, unknown>;
+    return await this.#read("run a Cypher query", async (tx) => {
+      const plan = await tx.run(`EXPLAIN ${query}`, parameters);
+      refuseUnlessReadOnly(plan.summary);
+      const result = tx.run(query, parameters);
+      const columns = [...await result.keys()];
+      const rows: Record<string, unknown>[] = [];
+      let truncated = false;
+      for await (const record of result) {
+        if (rows.length >= options.maxRows) {
+          truncated = true;
+          break;
+        }
+        const row: Record<string, unknown> = {};
+        for (const column of columns) row[column] = fromNeo4j(record.get(column));
+        rows.push(row);
+      }
+      return { columns, rows, truncated };
+    }, "caller");
+  }
+
+  async close(): Promise<void> {
+    const driver = this.#driver;
+    this.#driver = undefined;
+    this.#prepared = false;
+    this.#lastSuccess = -Infinity;
+    await driver?.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #createDriver(): Driver {
+    const o = this.#options;
+    return neo4j.driver(o.url, neo4j.auth.basic(o.user, o.password), {
+      maxConnectionPoolSize: o.poolSize,
+      connectionAcquisitionTimeout: o.acquisitionTimeout,
+      connectionTimeout: o.connectionTimeout,
+      maxTransactionRetryTime: o.maxRetryTime,
+      userAgent: "edgebox-graph",
+      notificationFilter: { minimumSeverityLevel: "OFF" },
+      logging: {
+        level: "warn",
+        logger: (level, message) => {
+          if (level === "error") o.log?.error("neo4j driver", { message });
+          else o.log?.warn("neo4j driver", { message });
+        },
+      },
+    });
+  }
+
+  /** The relationship upsert inside a transaction; `rejectCycle` serializes on a lock node. */
+  async #upsertEdge(tx: ManagedTransaction, edge: EdgeUpsert): Promise<Upserted<GraphEdge>> {
+    const { from, type, to } = this.#checkEdgeKey(edge);
+    if (edge.rejectCycle) {
+      const params = { from: edge.from.id, to: edge.to.id, type: edge.type };
+      // Two concurrent inserts that together close a cycle must not both pass the check: a
+      // write lock per type makes the second wait, then see the first one's edge.
+      await tx.run(`MERGE (l:${LOCK_LABEL} {type: $type}) SET l.at = timestamp()`, params);
+      const found = await tx.run(
+        `OPTIONAL MATCH (s:${from} {id: $from}) OPTIONAL MATCH (t:${to} {id: $to})
+         OPTIONAL MATCH (s)-[r:${type}]->(t)
+         RETURN s IS NOT NULL AS hasFrom, t IS NOT NULL AS hasTo, r IS NOT NULL AS exists`,
+        params,
+      );
+      const state = found.records[0]!;
+      if (!state.get("hasFrom")) throw notFound(edge.from, "from");
+      if (!state.get("hasTo")) throw notFound(edge.to, "to");
+      if (!state.get("exists")) {
+        const back = nodeKey(edge.from) === nodeKey(edge.to)
+          ? [edge.from]
+          : await this.#wayBack(tx, edge);
+        if (back) throw cycleRejected(edge, [edge.from, ...back]);
+      }
+    }
+    const [created] = await upsertEdges(tx, [edge], undefined);
+    return {
+      value: {
+        from: { label: edge.from.label, id: edge.from.id },
+        type: edge.type,
+        to: { label: edge.to.label, id: edge.to.id },
+        properties: edge.properties ?? {},
+      },
+      created: created!,
+    };
+  }
+
+  /** The nodes of a shortest path from the edge's target back to its source, if one exists. */
+  async #wayBack(tx: ManagedTransaction, edge: EdgeUpsert): Promise<NodeRef[] | undefined> {
+    const { from, type, to } = this.#checkEdgeKey(edge);
+    const depth = bounded(this.#options.cycleCheckDepth, "cycleCheckDepth");
+    const result = await tx.run(
+      `MATCH (s:${from} {id: $from}), (t:${to} {id: $to})
+       MATCH p = shortestPath((t)-[:${type}*..${depth}]->(s))
+       RETURN [m IN nodes(p) | {label: labels(m)[0], id: coalesce(m.id, elementId(m))}] AS back`,
+      { from: edge.from.id, to: edge.to.id },
+    );
+    return result.records[0]?.get("back") as NodeRef[] | undefined;
+  }
+
+  async #ensureConstraint(label: string): Promise<void> {
+    if (this.#constrained.has(label)) return;
+    const quoted = this.#checkLabel(label);
+    await this.#schema(
+      `CREATE CONSTRAINT ${constraintName(label)} IF NOT EXISTS
+       FOR (n:${quoted}) REQUIRE n.id IS UNIQUE`,
+      `create the id constraint of ${label}`,
+    );
+    this.#constrained.add(label);
+  }
+
+  /** Runs a schema statement on its own (schema and data writes cannot share a transaction). */
+  async #schema(statement: string, action: string): Promise<void> {
+    try {
+      await this.#write(action, (tx) => tx.run(statement));
+    } catch (error) {
+      // Two writers creating the same constraint at once: the loser's error means it exists.
+      const cause = (error as { cause?: { code?: string } }).cause;
+      if (!/AlreadyExists/.test(cause?.code ?? "")) throw error;
+    }
+  }
+
+  async #read<T>(
+    action: string,
+    work: (tx: ManagedTransaction) => Promise<T>,
+    source: "internal" | "caller" = "internal",
+  ): Promise<T> {
+    const session = this.#session("READ");
+    try {
+      const result = await session.executeRead(work, { timeout: this.#options.queryTimeout });
+      this.#lastSuccess = performance.now();
+      return result;
+    } catch (error) {
+      throw fromNeo4jError(error, action, source);
+    } finally {
+      await session.close();
+    }
+  }
+
+  async #write<T>(action: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+    const session = this.#session("WRITE");
+    try {
+      const result = await session.executeWrite(work, { timeout: this.#options.queryTimeout });
+      this.#lastSuccess = performance.now();
+      return result;
+    } catch (error) {
+      throw fromNeo4jError(error, action);
+    } finally {
+      await session.close();
+    }
+  }
+
+  #session(mode: "READ" | "WRITE") {
+    const driver = this.#driver;
+    if (!driver) throw unavailable("The graph is not connected to neo4j");
+    return driver.session({
+      database: this.#options.database,
+      defaultAccessMode: mode === "READ" ? neo4j.session.READ : neo4j.session.WRITE,
+      // Shared with every session of this driver, so a read sees the writes before it.
+      bookmarkManager: driver.executeQueryBookmarkManager,
+    });
+  }
+
+  /** Validates a label and returns it quoted for interpolation. */
+  #checkLabel(label: string, field?: string): string {
+    assertLabel(label, this.#options.labels, field);
+    return `\`${label}\``;
+  }
+
+  /** Validates a relationship type and returns it quoted for interpolation. */
+  #checkType(type: string, field?: string): string {
+    assertType(type, this.#options.relationships, field);
+    return `\`${type}\``;
+  }
+
+  #optionalType(type: string | undefined): string | undefined {
+    return type === undefined ? undefined : this.#checkType(type, "type");
+  }
+
+  #checkEdgeKey(key: EdgeKey): { from: string; type: string; to: string } {
+    return {
+      from: this.#checkLabel(key.from.label, "from.label"),
+      type: this.#checkType(key.type, "type"),
+      to: this.#checkLabel(key.to.label, "to.label"),
+    };
+  }
+}
+
+/** An integer that goes into query text: checked, whatever the caller's types promised. */
+function bounded(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > INTERPOLATED_MAX) {
+    throw graphError("graph.backend_error", {
+      detail: `${name} must be an integer in 1..${INTERPOLATED_MAX}`,
+    });
+  }
+  return value;
+}
+
+/** The name of the uniqueness constraint the driver creates for a label (tests drop it). */
+export function constraintName(label: string): string {
+  return `edgebox_${label}_id`;
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//");
+}
+
+Neo4jGraph satisfies new (options: Neo4jGraphOptions) => GraphDriver;
