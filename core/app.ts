@@ -86,11 +86,16 @@ export function scopeFor(
   method: string,
   path: string,
   rootScopes: ReadonlyMap<string, string | undefined> = new Map(),
+  routeScopes: ReadonlyMap<string, (method: string, path: string) => string | undefined> =
+    new Map(),
 ): string | undefined {
   if (PUBLIC_PATHS.has(path)) return undefined;
   if (rootScopes.has(path)) return rootScopes.get(path);
-  const match = /^\/v1\/([^/]+)/.exec(path);
-  if (match) return `${match[1]}:${method === "GET" || method === "HEAD" ? "read" : "write"}`;
+  const match = /^\/v1\/([^/]+)(\/.*)?$/.exec(path);
+  if (match) {
+    const own = routeScopes.get(match[1]!)?.(method, match[2] ?? "/");
+    return own ?? `${match[1]}:${method === "GET" || method === "HEAD" ? "read" : "write"}`;
+  }
   return "admin";
 }
 
@@ -116,10 +121,9 @@ class RequestState implements RequestContext {
   get log(): Logger {
     if (this.#log) return this.#log;
     const fields: Record<string, string> = { requestId: this.requestId };
-    if (this.span) {
-      const { traceId, spanId } = this.span.span.spanContext();
-      fields.traceId = traceId;
-      fields.spanId = spanId;
+    if (this.span?.ids) {
+      fields.traceId = this.span.ids.traceId;
+      fields.spanId = this.span.ids.spanId;
     }
     return this.#log = this.root.child(fields);
   }
@@ -247,7 +251,19 @@ export function createApp(options: AppOptions): EdgeboxApp {
   const rateLimiter = limits
     ? createRateLimiter(limits, () => rateLimitStore(lifecycle, limits.store), log)
     : undefined;
-  return wrap(app, { config, log, telemetry: lifecycle.telemetry, rootScopes, rateLimiter });
+  const routeScopes = new Map(
+    lifecycle.plugins.flatMap((p) =>
+      p.instance.routeScope ? [[p.name, p.instance.routeScope]] : []
+    ),
+  );
+  return wrap(app, {
+    config,
+    log,
+    telemetry: lifecycle.telemetry,
+    rootScopes,
+    routeScopes,
+    rateLimiter,
+  });
 }
 
 /** The synchronous default-middleware layer around the Hono app. */
@@ -258,19 +274,22 @@ function wrap(
     log: Logger;
     telemetry: TelemetryHub;
     rootScopes: ReadonlyMap<string, string | undefined>;
+    routeScopes: ReadonlyMap<string, (method: string, path: string) => string | undefined>;
     rateLimiter: RateLimiter | undefined;
   },
 ): EdgeboxApp {
-  const { log, telemetry, rootScopes, rateLimiter } = options;
+  const { log, telemetry, rootScopes, routeScopes, rateLimiter } = options;
   const authenticate = apiKeyAuthenticator(
     options.config.auth,
-    (method, path) => scopeFor(method, path, rootScopes),
+    (method, path) => scopeFor(method, path, rootScopes, routeScopes),
   );
   const requests = telemetry.counter("http_requests_total", "HTTP requests answered", [
     "method",
     "route",
     "status",
   ]);
+  const inFlight = telemetry.gauge("http_requests_in_flight", "Requests being handled");
+  let handling = 0;
   const durations = telemetry.histogram(
     "http_request_duration_seconds",
     "Time from request to response headers",
@@ -286,7 +305,9 @@ function wrap(
     const method = request.method;
     const path = app.getPath(request);
     const span = startRequestSpan(telemetry, request, method, path);
+    inFlight.set(++handling);
     const finish = (response: Response): Response => {
+      inFlight.set(--handling);
       const sent = withRequestId(response, requestId);
       const route = routeTemplate(app, method, path);
       const elapsed = performance.now() - started;
@@ -301,7 +322,7 @@ function wrap(
           status: sent.status,
           requestId,
           durationMs: Math.round(elapsed * 1000) / 1000,
-          ...(span ? { traceId: span.span.spanContext().traceId } : {}),
+          ...(span?.ids ? { traceId: span.ids.traceId } : {}),
         });
       }
       return sent;

@@ -138,6 +138,17 @@ export class Lifecycle {
         nextAttemptAt: undefined,
       });
     }
+    // Telemetry providers with no dependencies start first and stop last, so they see (and
+    // flush) everything the other plugins record, whatever the config's order.
+    const first = this.#plugins.filter((p) =>
+      p.instance.telemetry && !p.definition.requires?.length
+    );
+    this.#plugins.splice(
+      0,
+      this.#plugins.length,
+      ...first,
+      ...this.#plugins.filter((p) => !first.includes(p)),
+    );
   }
 
   /** Instances in start order. */

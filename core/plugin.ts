@@ -79,6 +79,11 @@ export interface PluginInstance<Exports = unknown> {
    * scope they require (`undefined`: public).
    */
   rootRoutes?: { routes: PluginRoutes; scope?: string };
+  /**
+   * The scope a route needs when it is not the default `<name>:read` (GET, HEAD) or
+   * `<name>:write`; `path` is relative to the mount (`/log-level`). `undefined`: the default.
+   */
+  routeScope?: (method: string, path: string) => string | undefined;
   /** Metrics and tracing backends this plugin provides to the core and every other plugin. */
   telemetry?: TelemetryBackend;
 }

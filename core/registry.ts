@@ -5,9 +5,15 @@
 import type { PluginDefinition, PluginRegistry } from "./plugin.ts";
 import { echoPlugin } from "../plugins/echo/mod.ts";
 import { graphPlugin } from "../plugins/graph/mod.ts";
+import { observabilityPlugin } from "../plugins/observability/mod.ts";
 import { storagePlugin } from "../plugins/storage/mod.ts";
 
-const builtins: PluginDefinition[] = [echoPlugin, graphPlugin, storagePlugin];
+const builtins: PluginDefinition[] = [
+  observabilityPlugin,
+  echoPlugin,
+  graphPlugin,
+  storagePlugin,
+];
 
 /** Every built-in plugin type by name. */
 export const builtinPlugins: PluginRegistry = new Map(builtins.map((p) => [p.type, p]));

@@ -6,6 +6,7 @@
 import {
   type Attributes,
   context,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -27,6 +28,8 @@ export interface TelemetryBackend {
   tracing?: boolean;
   /** False turns the per-request access log line off (it is on by default). */
   accessLog?: boolean;
+  /** Whether a request to `path` may start a trace (probes and scrapes usually may not). */
+  shouldTrace?: (path: string) => boolean;
 }
 
 /** Forwards instruments to whichever metrics backend is installed, now or later. */
@@ -35,6 +38,7 @@ export class TelemetryHub implements Metrics {
   #generation = 0;
   #tracing = false;
   #accessLog = true;
+  #shouldTrace: (path: string) => boolean = () => true;
 
   /** Installs a backend; instruments created before pick it up on their next use. */
   install(backend: TelemetryBackend): void {
@@ -44,6 +48,12 @@ export class TelemetryHub implements Metrics {
     }
     if (backend.tracing) this.#tracing = true;
     if (backend.accessLog !== undefined) this.#accessLog = backend.accessLog;
+    if (backend.shouldTrace) this.#shouldTrace = backend.shouldTrace;
+  }
+
+  /** Whether a request to `path` gets a server span. */
+  traces(path: string): boolean {
+    return this.#tracing && this.#shouldTrace(path);
   }
 
   /** Whether each request is logged. */
@@ -200,6 +210,8 @@ export function instrumentDriver<T extends object>(
 /** A server span for one request, or nothing when tracing is off. */
 export interface RequestSpan {
   span: Span;
+  /** The span's trace and span ids, when it is a real (recording or sampled-out) span. */
+  ids: { traceId: string; spanId: string } | undefined;
   /** Runs the handler inside the span's context. */
   run<T>(work: () => T): T;
   /** Names the span by route template and ends it. */
@@ -213,7 +225,7 @@ export function startRequestSpan(
   method: string,
   path: string,
 ): RequestSpan | undefined {
-  if (!hub.tracing) return undefined;
+  if (!hub.traces(path)) return undefined;
   const carrier: Record<string, string> = {};
   const traceparent = request.headers.get("traceparent");
   if (traceparent) carrier.traceparent = traceparent;
@@ -225,8 +237,12 @@ export function startRequestSpan(
     attributes: { "http.request.method": method, "url.path": path },
   }, parent);
   const active = trace.setSpan(parent, span);
+  const spanContext = span.spanContext();
   return {
     span,
+    ids: isSpanContextValid(spanContext)
+      ? { traceId: spanContext.traceId, spanId: spanContext.spanId }
+      : undefined,
     run: (work) => context.with(active, work),
     end(route, status) {
       span.updateName(`${method} ${route}`);
