@@ -5,12 +5,14 @@
 import type { PluginDefinition, PluginRegistry } from "./plugin.ts";
 import { echoPlugin } from "../plugins/echo/mod.ts";
 import { graphPlugin } from "../plugins/graph/mod.ts";
+import { messagingPlugin } from "../plugins/messaging/mod.ts";
 import { observabilityPlugin } from "../plugins/observability/mod.ts";
 import { storagePlugin } from "../plugins/storage/mod.ts";
 
 const builtins: PluginDefinition[] = [
   observabilityPlugin,
   echoPlugin,
+  messagingPlugin,
   graphPlugin,
   storagePlugin,
 ];

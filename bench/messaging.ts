@@ -1,0 +1,219 @@
+/**
+ * `deno run -A bench/messaging.ts`: acked publish throughput and latency through edgebox's HTTP
+ * API (`POST /v1/messaging/publish/{subject}`, NATS JetStream behind it) against the same
+ * publishes made directly with the NATS client, in the same run, at the same concurrency.
+ *
+ * Prints req/s and p99 for both, the throughput ratio (target: HTTP >= 50% of direct), and the
+ * HTTP p99 at half of its own maximum rate (target: under 10 ms), next to the p99 of `GET /health`
+ * at that rate (the floor the machine and load generator set). Needs NATS with JetStream at
+ * NATS_URL (default nats://127.0.0.1:4222). Load comes from autocannon (npm, run with Node),
+ * which can hold a fixed rate. Tune with BENCH_DURATION (seconds per measurement, default 5),
+ * BENCH_CONNECTIONS (default 32), BENCH_PAYLOAD (bytes, default 128), BENCH_STORAGE (file |
+ * memory, default file) and BENCH_ROUNDS (default 1; the median round is reported).
+ *
+ * The edgebox target runs in its own process: this file serves as its own target
+ * (`--serve <config> --port N`), the same `serve()` main.ts calls with the messaging plugin in
+ * the registry, so it works before `messaging` is a built-in.
+ */
+import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { loadConfigFile } from "../core/config.ts";
+import type { PluginDefinition } from "../core/plugin.ts";
+import { builtinPlugins } from "../core/registry.ts";
+import { serve } from "../core/server.ts";
+import { messagingPlugin } from "../plugins/messaging/mod.ts";
+
+interface Result {
+  rps: number;
+  p99Ms: number;
+}
+
+const duration = Number(Deno.env.get("BENCH_DURATION") ?? 5);
+const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 32);
+const payloadBytes = Number(Deno.env.get("BENCH_PAYLOAD") ?? 128);
+const storage = Deno.env.get("BENCH_STORAGE") === "memory" ? "memory" : "file";
+const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? 1);
+const natsUrl = Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
+const root = new URL("..", import.meta.url).pathname;
+
+/** Target mode: serve a config with the messaging plugin registered. */
+async function serveTarget(configPath: string, port: number): Promise<number> {
+  const registry = new Map(builtinPlugins);
+  registry.set("messaging", messagingPlugin as unknown as PluginDefinition);
+  const config = await loadConfigFile(configPath, { registry });
+  config.server.port = port;
+  return await serve(config, { registry, source: configPath });
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function p99(samples: number[]): number {
+  const sorted = samples.toSorted((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? NaN;
+}
+
+/** `connections` publishers, each awaiting its ack before the next, for `seconds`. */
+async function direct(subject: string, seconds: number): Promise<Result> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const js = jetstream(nc);
+    const payload = new Uint8Array(payloadBytes).fill(120);
+    const latencies: number[] = [];
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: connections }, async () => {
+      while (performance.now() < end) {
+        const started = performance.now();
+        await js.publish(subject, payload);
+        latencies.push(performance.now() - started);
+      }
+    }));
+    return { rps: latencies.length / seconds, p99Ms: p99(latencies) };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** autocannon POSTing the payload (or GETting, with `get`); `rate` caps the overall rate. */
+async function http(url: string, seconds: number, rate?: number, get = false): Promise<Result> {
+  const args = [
+    "--yes",
+    "autocannon@8.0.0",
+    "--json",
+    ...(get ? [] : [
+      "-m",
+      "POST",
+      "-H",
+      "content-type=application/octet-stream",
+      "-b",
+      "x".repeat(payloadBytes),
+    ]),
+    "-c",
+    String(connections),
+    "-d",
+    String(seconds),
+  ];
+  if (rate !== undefined) args.push("--overallRate", String(Math.max(1, Math.round(rate))));
+  const out = await new Deno.Command("npx", {
+    args: [...args, url],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  const report = JSON.parse(new TextDecoder().decode(out.stdout));
+  const ok = report["2xx"] ?? 0;
+  if (report.non2xx > 0 || report.errors > 0) {
+    console.error(
+      `  (${report.non2xx} non-2xx, ${report.errors} errors of ${report.requests.total})`,
+    );
+  }
+  return { rps: ok / seconds, p99Ms: report.latency.p99 };
+}
+
+async function waitUntilReady(base: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    try {
+      const response = await fetch(`${base}/ready`);
+      await response.body?.cancel();
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${base} never became ready`);
+}
+
+function median(results: Result[]): Result {
+  const sorted = results.toSorted((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function row(name: string, result: Result): string {
+  return `${name.padEnd(34)} ${result.rps.toFixed(0).padStart(8)} req/s   p99 ${
+    result.p99Ms.toFixed(2).padStart(7)
+  } ms`;
+}
+
+async function main(): Promise<void> {
+  const stream = `bench_${crypto.randomUUID().slice(0, 8)}`;
+  const subject = `${stream}.events`;
+  const admin = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(admin);
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`${stream}.>`],
+    storage: storage === "file" ? StorageType.File : StorageType.Memory,
+    max_msgs: 1_000_000,
+  });
+
+  const dir = await Deno.makeTempDir({ prefix: "edgebox-bench-messaging-" });
+  const configPath = `${dir}/edgebox.yaml`;
+  await Deno.writeTextFile(
+    configPath,
+    stringify({
+      server: { host: "127.0.0.1", port: 0 },
+      log: { level: "warn" },
+      plugins: { messaging: { backend: "nats", url: natsUrl } },
+    }),
+  );
+  const port = freePort();
+  const target = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}bench/messaging.ts`, "--serve", configPath, "--port", String(port)],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  const url = `${base}/v1/messaging/publish/${subject}`;
+
+  try {
+    await waitUntilReady(base);
+    console.log(
+      `acked publishes of ${payloadBytes} B to a ${storage}-storage stream, ${connections} in flight, ${duration}s each, ${rounds} round(s)`,
+    );
+    // Warm both paths (JIT, connections) before measuring.
+    await direct(subject, 1);
+    await http(url, 1);
+    const directRuns: Result[] = [];
+    const httpRuns: Result[] = [];
+    for (let round = 0; round < rounds; round++) {
+      directRuns.push(await direct(subject, duration));
+      httpRuns.push(await http(url, duration));
+    }
+    const baseline = median(directRuns);
+    const edgebox = median(httpRuns);
+    const half = await http(url, duration, edgebox.rps / 2);
+    // What this machine and load generator give at that rate with no work at all behind it.
+    const floor = await http(`${base}/health`, duration, edgebox.rps / 2, true);
+    console.log(row("NATS client, direct", baseline));
+    console.log(row("edgebox HTTP publish", edgebox));
+    console.log(row(`edgebox HTTP at ${(edgebox.rps / 2).toFixed(0)} req/s (half)`, half));
+    console.log(row(`  floor: GET /health at that rate`, floor));
+    const ratio = edgebox.rps / baseline.rps;
+    console.log(
+      `ratio HTTP / direct: ${(ratio * 100).toFixed(0)}% (target >= 50%); ` +
+        `p99 at half rate: ${half.p99Ms.toFixed(2)} ms (target < 10 ms)`,
+    );
+  } finally {
+    target.kill("SIGTERM");
+    await target.status;
+    await jsm.streams.delete(stream).catch(() => {});
+    await admin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { serve: { type: "string" }, port: { type: "string" } },
+  });
+  if (values.serve) Deno.exit(await serveTarget(values.serve, Number(values.port)));
+  await main();
+}

@@ -1,0 +1,102 @@
+/**
+ * Counts what flows through a messaging driver (published, delivered, acked, redelivered,
+ * publish latency) through the core's metrics interface, whatever the backend. Labels stay
+ * bounded: actions and outcomes, never subjects or stream names.
+ */
+import type { Metrics } from "../../core/metrics.ts";
+import type {
+  AckAction,
+  AckOptions,
+  DeliveredMessage,
+  FetchOptions,
+  MessagingDriver,
+  OutgoingMessage,
+  PubAck,
+  PublishOptions,
+  StoredMessage,
+  SubscribeOptions,
+  Subscription,
+} from "./driver.ts";
+
+/** Wraps `driver` so its traffic is counted; every other call passes straight through. */
+export function meteredDriver(driver: MessagingDriver, metrics: Metrics): MessagingDriver {
+  const published = metrics.counter(
+    "edgebox_messaging_published_total",
+    "Messages published (duplicates included), by outcome",
+    ["outcome"],
+  );
+  const latency = metrics.histogram(
+    "edgebox_messaging_publish_duration_seconds",
+    "Time from publish to the backend's acknowledgement",
+  );
+  const delivered = metrics.counter(
+    "edgebox_messaging_delivered_total",
+    "Messages handed to fetches and subscriptions",
+    ["via"],
+  );
+  const redelivered = metrics.counter(
+    "edgebox_messaging_redelivered_total",
+    "Fetched messages delivered more than once",
+  );
+  const acked = metrics.counter(
+    "edgebox_messaging_acked_total",
+    "Deliveries acted on by token, by action",
+    ["action"],
+  );
+
+  return new Proxy(driver, {
+    get(target, property, receiver) {
+      switch (property) {
+        case "publish":
+          return async (subject: string, message: OutgoingMessage, options?: PublishOptions) => {
+            const started = performance.now();
+            let ack: PubAck;
+            try {
+              ack = await target.publish(subject, message, options);
+            } catch (error) {
+              published.inc({ outcome: "error" });
+              throw error;
+            }
+            latency.observe((performance.now() - started) / 1000);
+            published.inc({ outcome: ack.duplicate ? "duplicate" : "stored" });
+            return ack;
+          };
+        case "fetch":
+          return async (stream: string, consumer: string, options: FetchOptions) => {
+            const messages: DeliveredMessage[] = await target.fetch(stream, consumer, options);
+            if (messages.length > 0) delivered.inc({ via: "fetch" }, messages.length);
+            const again = messages.filter((m) => m.deliveries > 1).length;
+            if (again > 0) redelivered.inc(undefined, again);
+            return messages;
+          };
+        case "ack":
+          return async (token: string, action: AckAction, options?: AckOptions) => {
+            await target.ack(token, action, options);
+            acked.inc({ action });
+          };
+        case "subscribe":
+          return async (filter: string, options: SubscribeOptions) => {
+            const subscription = await target.subscribe(filter, options);
+            return countedSubscription(subscription, () => delivered.inc({ via: "subscribe" }));
+          };
+        default: {
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+      }
+    },
+  });
+}
+
+function countedSubscription(subscription: Subscription, onMessage: () => void): Subscription {
+  return {
+    stream: subscription.stream,
+    close: () => subscription.close(),
+    async *[Symbol.asyncIterator](): AsyncIterator<StoredMessage> {
+      for await (const message of subscription) {
+        onMessage();
+        yield message;
+      }
+    },
+  };
+}

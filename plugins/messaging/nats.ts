@@ -1,0 +1,692 @@
+/**
+ * The NATS JetStream messaging backend, on the maintained v3 client (`@nats-io/transport-node`
+ * and `@nats-io/jetstream`). The client reconnects by itself; while it is away the driver reports
+ * `degraded` and refuses work with 503 at once instead of queueing it. Fetches speak the pull
+ * protocol directly so they can return as soon as one message is ready, and ack tokens seal the
+ * delivery's `$JS.ACK...` reply subject so only genuine deliveries can be acted on.
+ */
+import {
+  type ConsumerMessages,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import {
+  connect,
+  type ConnectionOptions,
+  credsAuthenticator,
+  type NatsConnection,
+} from "@nats-io/transport-node";
+import type { Logger } from "../../core/log.ts";
+import type { HealthReport } from "../../core/plugin.ts";
+import { withTimeout } from "../../core/timing.ts";
+import { AckTokens } from "./ack_token.ts";
+import type {
+  AckAction,
+  AckOptions,
+  ConsumerInfo,
+  ConsumerSpec,
+  DeliveredMessage,
+  FetchOptions,
+  MessagingDriver,
+  MessagingFeature,
+  OutgoingMessage,
+  Page,
+  PubAck,
+  PublishOptions,
+  ReplyMessage,
+  RequestHandler,
+  Responder,
+  StreamInfo,
+  StreamSpec,
+  SubscribeOptions,
+  Subscription,
+} from "./driver.ts";
+import { hasCode, messagingError, unavailable } from "./errors.ts";
+import {
+  fromConsumerInfo,
+  fromHeaders,
+  fromStreamInfo,
+  isNoResponders,
+  nanos,
+  natsError,
+  parseAckSubject,
+  toConsumerConfig,
+  toHeaders,
+  toStreamConfig,
+} from "./nats_convert.ts";
+import { payloadSize } from "./payload.ts";
+import { resolveStreamSpec } from "./streams.ts";
+import { filterSubsumes, NAME_PATTERN } from "./subjects.ts";
+import { PullFetcher } from "./nats_pull.ts";
+import { NatsLiveSubscription, orderedStart } from "./nats_subscription.ts";
+
+/** Options of {@linkcode NatsMessaging}. */
+export interface NatsMessagingOptions {
+  /** The plugin instance name: ack tokens are bound to it. */
+  scope: string;
+  /** Shared secret for ack tokens (random per process when omitted). */
+  ackSecret?: string;
+  /** One server URL, or several separated by commas. */
+  url: string;
+  token?: string;
+  user?: string;
+  password?: string;
+  /** Path of a `.creds` file (JWT and seed). */
+  creds?: string;
+  /** Connection name shown in the server's monitoring. */
+  name?: string;
+  /** Bound on connecting, in milliseconds. */
+  connectTimeout: number;
+  /** Bound on every JetStream API call, publish ack and ack confirmation, in milliseconds. */
+  apiTimeout: number;
+  /** Largest message accepted (payload plus headers); never above the server's max_payload. */
+  maxPayload: number;
+  /** Created or updated at every connect. */
+  streams?: readonly StreamSpec[];
+  /** Created or updated at every connect, after the streams. */
+  consumers?: readonly ConsumerSpec[];
+  /** Where background failures (re-provisioning after a reconnect) are reported. */
+  log?: Logger;
+}
+
+interface Connection {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  pulls: PullFetcher;
+  /** Ends when the connection closes. */
+  watching: Promise<void>;
+}
+
+const ACK_BODIES: Record<Exclude<AckAction, "nak">, string> = {
+  ack: "+ACK",
+  term: "+TERM",
+  working: "+WPI",
+};
+
+/** The NATS JetStream driver. */
+export class NatsMessaging implements MessagingDriver {
+  readonly backend = "nats";
+  readonly features: ReadonlySet<MessagingFeature> = new Set<MessagingFeature>(["persistence"]);
+  readonly #options: NatsMessagingOptions;
+  readonly #tokens: AckTokens;
+  readonly #subscriptions = new Set<NatsLiveSubscription>();
+  /** Publishes waiting for their acks now. */
+  #publishing = 0;
+  /** Publishes waiting to leave with the next batch. */
+  #batch: Array<() => void> = [];
+  #connection: Connection | undefined;
+  #connecting: Promise<void> | undefined;
+  #online = false;
+  #provisioned = false;
+  #lastError: string | undefined;
+
+  constructor(options: NatsMessagingOptions) {
+    this.#options = options;
+    this.#tokens = new AckTokens(options.scope, options.ackSecret);
+  }
+
+  async connect(): Promise<void> {
+    const current = this.#connection;
+    if (current && !current.nc.isClosed()) {
+      if (!this.#online) {
+        throw unavailable(`NATS at ${this.#options.url} is reconnecting`);
+      }
+      if (!this.#provisioned) await this.#provision(current);
+      return;
+    }
+    this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
+    await this.#connecting;
+  }
+
+  ping(): HealthReport {
+    const current = this.#connection;
+    if (!current || current.nc.isClosed()) {
+      return { status: "down", detail: this.#lastError ?? "not connected to NATS" };
+    }
+    if (!this.#online) {
+      return { status: "degraded", detail: "disconnected from NATS; reconnecting" };
+    }
+    if (!this.#provisioned) {
+      return { status: "degraded", detail: this.#lastError ?? "creating streams and consumers" };
+    }
+    return { status: "ready" };
+  }
+
+  maxPayload(): number {
+    const server = this.#connection?.nc.info?.max_payload;
+    return server === undefined
+      ? this.#options.maxPayload
+      : Math.min(server, this.#options.maxPayload);
+  }
+
+  async publish(
+    subject: string,
+    message: OutgoingMessage,
+    options: PublishOptions = {},
+  ): Promise<PubAck> {
+    const { js } = this.#live();
+    const limit = this.maxPayload();
+    const headers = options.msgId === undefined
+      ? message.headers
+      : { ...message.headers, "Nats-Msg-Id": options.msgId };
+    if (payloadSize(headers, message.data) > limit) {
+      throw messagingError("messaging.payload_too_large", {
+        detail: `Cannot publish to "${subject}": the message exceeds ${limit} bytes`,
+        field: "body",
+        extra: { limit },
+      });
+    }
+    // Under load, join the next batch so many publishes leave in one socket write.
+    if (this.#publishing > 0) await this.#nextBatch();
+    this.#publishing++;
+    try {
+      // The client adds Nats-Msg-Id itself from msgID.
+      const natsHeaders = toHeaders(message.headers);
+      const ack = await js.publish(subject, message.data, {
+        ...(options.msgId === undefined ? {} : { msgID: options.msgId }),
+        ...(natsHeaders ? { headers: natsHeaders } : {}),
+        timeout: this.#options.apiTimeout,
+      });
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      throw natsError(error, "publish", `Cannot publish to "${subject}"`);
+    } finally {
+      this.#publishing--;
+    }
+  }
+
+  /**
+   * Resolves on the next macrotask, together with every publish that queued meanwhile. The
+   * client flushes its socket once per microtask checkpoint, and each HTTP request runs in a
+   * task of its own: without this, every publish costs a write system call of its own, which is
+   * most of a publish's CPU time. An idle driver never waits here (Nagle's idea, adaptive).
+   */
+  #nextBatch(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#batch.push(resolve);
+      if (this.#batch.length > 1) return;
+      setTimeout(() => {
+        const batch = this.#batch;
+        this.#batch = [];
+        for (const release of batch) release();
+      }, 0);
+    });
+  }
+
+  async subscribe(filter: string, options: SubscribeOptions): Promise<Subscription> {
+    const { js } = this.#live();
+    const info = await this.#streamForFilter(filter);
+    const stream = info.config.name;
+    let messages: ConsumerMessages;
+    try {
+      const consumer = await js.consumers.get(stream, {
+        filter_subjects: [filter],
+        ...orderedStart(options.deliver),
+      });
+      messages = await consumer.consume({ max_messages: 256 });
+    } catch (error) {
+      throw natsError(error, "consumer", `Cannot subscribe to "${filter}"`);
+    }
+    const subscription = new NatsLiveSubscription(
+      stream,
+      messages,
+      options.signal,
+      (sub) => this.#subscriptions.delete(sub),
+      () =>
+        this.streamInfo(stream).then(
+          () => false,
+          (error) => hasCode(error, "messaging.stream_not_found"),
+        ),
+    );
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async request(subject: string, message: OutgoingMessage, timeout: number): Promise<ReplyMessage> {
+    const { nc } = this.#live();
+    try {
+      const headers = toHeaders(message.headers);
+      const reply = await nc.request(subject, message.data, {
+        timeout,
+        ...(headers ? { headers } : {}),
+      });
+      return { data: reply.data, headers: fromHeaders(reply.headers) };
+    } catch (error) {
+      if (isNoResponders(error)) {
+        throw messagingError("messaging.no_responders", {
+          detail: `Nobody answers requests on "${subject}"`,
+          headers: { "Retry-After": "1" },
+          cause: error,
+        });
+      }
+      if (error instanceof Error && error.name === "TimeoutError") {
+        throw messagingError("messaging.request_timeout", {
+          detail: `No reply on "${subject}" within ${timeout}ms`,
+          cause: error,
+        });
+      }
+      throw natsError(error, "other", `Cannot send a request to "${subject}"`);
+    }
+  }
+
+  async respond(subject: string, handler: RequestHandler): Promise<Responder> {
+    const { nc } = this.#live();
+    const sub = nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) return;
+        Promise.resolve()
+          .then(() =>
+            handler({ subject: msg.subject, data: msg.data, headers: fromHeaders(msg.headers) })
+          )
+          .then((reply) => {
+            const headers = toHeaders(reply.headers);
+            msg.respond(reply.data, headers ? { headers } : undefined);
+          })
+          .catch((cause) => {
+            // A failing responder sends nothing; the requester times out, as with any NATS service.
+            this.#options.log?.warn("request handler failed", { subject, error: String(cause) });
+          });
+      },
+    });
+    await nc.flush();
+    return {
+      close: async () => {
+        if (!sub.isClosed()) await sub.drain().catch(() => sub.unsubscribe());
+      },
+    };
+  }
+
+  async listStreams(page: Page): Promise<{ streams: StreamInfo[]; total: number }> {
+    const { jsm } = this.#live();
+    try {
+      const all: StreamInfo[] = [];
+      for await (const info of jsm.streams.list()) all.push(fromStreamInfo(info));
+      all.sort((a, b) => a.config.name.localeCompare(b.config.name));
+      return { streams: all.slice(page.offset, page.offset + page.limit), total: all.length };
+    } catch (error) {
+      throw natsError(error, "stream", "Cannot list streams");
+    }
+  }
+
+  async streamInfo(name: string): Promise<StreamInfo> {
+    const { jsm } = this.#live();
+    assertName(name, "stream");
+    try {
+      return fromStreamInfo(await jsm.streams.info(name));
+    } catch (error) {
+      throw natsError(error, "stream", `Cannot read stream "${name}"`);
+    }
+  }
+
+  async putStream(spec: StreamSpec): Promise<{ info: StreamInfo; created: boolean }> {
+    const connection = this.#live();
+    return await this.#putStream(connection, spec);
+  }
+
+  async deleteStream(name: string): Promise<void> {
+    const { jsm } = this.#live();
+    assertName(name, "stream");
+    try {
+      await jsm.streams.delete(name);
+    } catch (error) {
+      throw natsError(error, "stream", `Cannot delete stream "${name}"`);
+    }
+  }
+
+  async listConsumers(
+    stream: string,
+    page: Page,
+  ): Promise<{ consumers: ConsumerInfo[]; total: number }> {
+    const { jsm } = this.#live();
+    assertName(stream, "stream");
+    try {
+      const all: ConsumerInfo[] = [];
+      for await (const info of jsm.consumers.list(stream)) {
+        // Subscriptions' ordered consumers are ephemeral plumbing, not the user's.
+        if (info.config.durable_name) all.push(fromConsumerInfo(info));
+      }
+      all.sort((a, b) => a.config.name.localeCompare(b.config.name));
+      return { consumers: all.slice(page.offset, page.offset + page.limit), total: all.length };
+    } catch (error) {
+      throw natsError(error, "consumer", `Cannot list the consumers of stream "${stream}"`);
+    }
+  }
+
+  async consumerInfo(stream: string, name: string): Promise<ConsumerInfo> {
+    const { jsm } = this.#live();
+    assertName(stream, "stream");
+    assertName(name, "consumer");
+    try {
+      return fromConsumerInfo(await jsm.consumers.info(stream, name));
+    } catch (error) {
+      throw natsError(error, "consumer", `Cannot read consumer "${name}" of stream "${stream}"`);
+    }
+  }
+
+  async putConsumer(spec: ConsumerSpec): Promise<{ info: ConsumerInfo; created: boolean }> {
+    const connection = this.#live();
+    return await this.#putConsumer(connection, spec);
+  }
+
+  async deleteConsumer(stream: string, name: string): Promise<void> {
+    const { jsm } = this.#live();
+    assertName(stream, "stream");
+    assertName(name, "consumer");
+    try {
+      await jsm.consumers.delete(stream, name);
+    } catch (error) {
+      throw natsError(error, "consumer", `Cannot delete consumer "${name}" of stream "${stream}"`);
+    }
+  }
+
+  async fetch(
+    stream: string,
+    consumer: string,
+    options: FetchOptions,
+  ): Promise<DeliveredMessage[]> {
+    const { pulls } = this.#live();
+    assertName(stream, "stream");
+    assertName(consumer, "consumer");
+    return await pulls.fetch(stream, consumer, options);
+  }
+
+  async ack(token: string, action: AckAction, options: AckOptions = {}): Promise<void> {
+    const { nc } = this.#live();
+    const reply = this.#tokens.open(token);
+    const delivery = reply === undefined ? undefined : parseAckSubject(reply);
+    if (reply === undefined || delivery === undefined) {
+      throw messagingError("messaging.token_invalid", {
+        detail: "The ack token was not issued by this messaging instance",
+        field: "body.token",
+      });
+    }
+    const body = action === "nak"
+      ? (options.delay ? `-NAK ${JSON.stringify({ delay: nanos(options.delay) })}` : "-NAK")
+      : ACK_BODIES[action];
+    try {
+      // A request, not a plain publish: the server confirms, so a 2xx means it was recorded.
+      await nc.request(reply, body, { timeout: this.#options.apiTimeout });
+    } catch (error) {
+      if (isNoResponders(error)) {
+        throw messagingError("messaging.consumer_not_found", {
+          detail:
+            `Cannot ${action} the message: consumer "${delivery.consumer}" of stream "${delivery.stream}" is gone`,
+          cause: error,
+        });
+      }
+      throw natsError(error, "other", `Cannot ${action} message ${delivery.seq}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#connecting) await this.#connecting.catch(() => {});
+    const connection = this.#connection;
+    this.#connection = undefined;
+    this.#online = false;
+    this.#provisioned = false;
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    if (!connection) return;
+    connection.pulls.close();
+    try {
+      await withTimeout(() => connection.nc.drain(), this.#options.apiTimeout, "Draining NATS");
+    } catch {
+      await connection.nc.close(); // Draining cannot finish while the server is away.
+    }
+    await connection.watching;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // --- connection ---
+
+  async #open(): Promise<void> {
+    const { url } = this.#options;
+    let nc: NatsConnection;
+    try {
+      nc = await connect(await this.#connectionOptions());
+    } catch (error) {
+      this.#lastError = `Cannot connect to NATS at ${url}: ${messageOf(error)}`;
+      throw unavailable(this.#lastError, error);
+    }
+    this.#online = true;
+    this.#provisioned = false;
+    let connection: Connection;
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: this.#options.apiTimeout });
+      const js = jetstream(nc, { timeout: this.#options.apiTimeout });
+      connection = {
+        nc,
+        jsm,
+        js,
+        pulls: new PullFetcher(nc, {
+          apiPrefix: js.apiPrefix,
+          apiTimeout: this.#options.apiTimeout,
+          seal: (reply) => this.#tokens.seal(reply),
+        }),
+        watching: this.#watch(nc),
+      };
+    } catch (error) {
+      await nc.close();
+      this.#lastError = `Cannot use JetStream at ${url}: ${messageOf(error)}`;
+      throw unavailable(this.#lastError, error);
+    }
+    this.#connection = connection;
+    try {
+      await this.#provision(connection);
+    } catch (error) {
+      this.#connection = undefined;
+      await nc.close();
+      await connection.watching;
+      throw error;
+    }
+  }
+
+  async #connectionOptions(): Promise<ConnectionOptions> {
+    const o = this.#options;
+    const options: ConnectionOptions = {
+      servers: o.url.split(",").map((s) => s.trim()).filter(Boolean),
+      name: o.name ?? `edgebox-${o.scope}`,
+      timeout: o.connectTimeout,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      waitOnFirstConnect: false,
+    };
+    if (o.token) options.token = o.token;
+    if (o.user) options.user = o.user;
+    if (o.password) options.pass = o.password;
+    if (o.creds) {
+      try {
+        options.authenticator = credsAuthenticator(await Deno.readFile(o.creds));
+      } catch (error) {
+        throw unavailable(`Cannot read NATS credentials "${o.creds}": ${messageOf(error)}`, error);
+      }
+    }
+    return options;
+  }
+
+  /** Follows the client's reconnects; resolves once the connection is closed for good. */
+  async #watch(nc: NatsConnection): Promise<void> {
+    const watching = (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "disconnect") this.#online = false;
+        if (status.type === "reconnect") {
+          this.#online = true;
+          // Streams on memory storage are gone after a server restart: make them again.
+          this.#provisioned = false;
+          const connection = this.#connection;
+          if (connection?.nc === nc) {
+            this.#provision(connection).catch((error) => {
+              this.#options.log?.warn("cannot re-create streams after reconnect", {
+                error: messageOf(error),
+              });
+            });
+          }
+        }
+      }
+    })();
+    await nc.closed();
+    this.#online = false;
+    await watching.catch(() => {});
+  }
+
+  async #provision(connection: Connection): Promise<void> {
+    try {
+      for (const spec of this.#options.streams ?? []) await this.#putStream(connection, spec);
+      for (const spec of this.#options.consumers ?? []) await this.#putConsumer(connection, spec);
+      this.#provisioned = true;
+      this.#lastError = undefined;
+    } catch (error) {
+      this.#lastError = messageOf(error);
+      throw error;
+    }
+  }
+
+  #live(): Connection {
+    const connection = this.#connection;
+    if (!connection || connection.nc.isClosed()) {
+      throw unavailable(this.#lastError ?? `Not connected to NATS at ${this.#options.url}`);
+    }
+    if (!this.#online) throw unavailable(`NATS at ${this.#options.url} is reconnecting`);
+    return connection;
+  }
+
+  // --- streams and consumers ---
+
+  async #putStream(
+    { jsm }: Connection,
+    spec: StreamSpec,
+  ): Promise<{ info: StreamInfo; created: boolean }> {
+    assertName(spec.name, "stream");
+    const settings = resolveStreamSpec(spec);
+    const config = toStreamConfig(settings);
+    const action = `Cannot configure stream "${spec.name}"`;
+    try {
+      const existing = await jsm.streams.info(spec.name).catch((error) => {
+        if (natsError(error, "stream", action).code === "messaging.stream_not_found") {
+          return undefined;
+        }
+        throw error;
+      });
+      if (!existing) return { info: fromStreamInfo(await jsm.streams.add(config)), created: true };
+      const current = fromStreamInfo(existing).config;
+      for (const field of ["retention", "storage"] as const) {
+        if (current[field] !== settings[field]) {
+          throw messagingError("messaging.stream_conflict", {
+            detail: `Cannot update stream "${spec.name}": ${field} cannot change`,
+            field,
+          });
+        }
+      }
+      return { info: fromStreamInfo(await jsm.streams.update(spec.name, config)), created: false };
+    } catch (error) {
+      throw natsError(error, "stream", action);
+    }
+  }
+
+  async #putConsumer(
+    { jsm }: Connection,
+    spec: ConsumerSpec,
+  ): Promise<{ info: ConsumerInfo; created: boolean }> {
+    assertName(spec.stream, "stream");
+    assertName(spec.name, "consumer");
+    const action = `Cannot configure consumer "${spec.name}" of stream "${spec.stream}"`;
+    try {
+      const stream = fromStreamInfo(await jsm.streams.info(spec.stream));
+      const filter = spec.filterSubject;
+      if (
+        filter !== undefined && !stream.config.subjects.some((s) => filterSubsumes(s, filter))
+      ) {
+        throw messagingError("messaging.consumer_invalid", {
+          detail:
+            `${action}: filterSubject "${filter}" is not within the subjects of stream "${spec.stream}"`,
+          field: "filterSubject",
+        });
+      }
+      const existing = await jsm.consumers.info(spec.stream, spec.name).catch((error) => {
+        if (natsError(error, "consumer", action).code === "messaging.consumer_not_found") {
+          return undefined;
+        }
+        throw error;
+      });
+      const config = toConsumerConfig(spec);
+      if (!existing) {
+        return {
+          info: fromConsumerInfo(await jsm.consumers.add(spec.stream, config)),
+          created: true,
+        };
+      }
+      if (fromConsumerInfo(existing).config.deliver !== spec.deliver) {
+        throw messagingError("messaging.consumer_conflict", {
+          detail: `Cannot update consumer "${spec.name}": deliver cannot change`,
+          field: "deliver",
+        });
+      }
+      const updated = await jsm.consumers.update(spec.stream, spec.name, {
+        ack_wait: nanos(spec.ackWait),
+        max_deliver: spec.maxDeliver ?? -1,
+        max_ack_pending: spec.maxAckPending,
+        filter_subject: spec.filterSubject ?? "",
+      });
+      return { info: fromConsumerInfo(updated), created: false };
+    } catch (error) {
+      throw natsError(error, "consumer", action);
+    }
+  }
+
+  async #streamForFilter(filter: string): Promise<StreamInfo> {
+    const { jsm } = this.#live();
+    const names: string[] = [];
+    try {
+      for await (const name of jsm.streams.names(filter)) names.push(name);
+    } catch (error) {
+      throw natsError(error, "stream", `Cannot find the stream of "${filter}"`);
+    }
+    if (names.length === 0) {
+      throw messagingError("messaging.no_stream", {
+        detail: `No stream captures subject "${filter}"`,
+      });
+    }
+    if (names.length > 1) {
+      throw messagingError("messaging.subject_ambiguous", {
+        detail: `Subject "${filter}" spans streams ${
+          names.map((n) => `"${n}"`).join(", ")
+        }; subscribe to a narrower subject`,
+        field: "path.subject",
+      });
+    }
+    const info = await this.streamInfo(names[0]!);
+    if (info.config.retention === "workqueue") {
+      throw messagingError("messaging.consumer_conflict", {
+        detail:
+          `Cannot subscribe to "${filter}": stream "${info.config.name}" is a work queue; fetch from its consumer instead`,
+      });
+    }
+    if (!info.config.subjects.some((subject) => filterSubsumes(subject, filter))) {
+      throw messagingError("messaging.subject_invalid", {
+        detail: `Subject "${filter}" is wider than the subjects of stream "${info.config.name}"`,
+        field: "path.subject",
+      });
+    }
+    return info;
+  }
+}
+
+NatsMessaging satisfies new (options: NatsMessagingOptions) => MessagingDriver;
+
+/** A stream or consumer name becomes a subject token: anything else cannot exist. */
+function assertName(name: string, kind: "stream" | "consumer"): void {
+  if (NAME_PATTERN.test(name)) return;
+  throw messagingError(
+    kind === "stream" ? "messaging.stream_not_found" : "messaging.consumer_not_found",
+    { detail: `No ${kind} is named "${name}"` },
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
