@@ -3,6 +3,7 @@
  * binary built with `deno compile` contains every one of them.
  */
 import type { PluginDefinition, PluginRegistry } from "./plugin.ts";
+import { cachePlugin } from "../plugins/cache/mod.ts";
 import { echoPlugin } from "../plugins/echo/mod.ts";
 import { graphPlugin } from "../plugins/graph/mod.ts";
 import { messagingPlugin } from "../plugins/messaging/mod.ts";
@@ -13,6 +14,7 @@ const builtins: PluginDefinition[] = [
   observabilityPlugin,
   echoPlugin,
   messagingPlugin,
+  cachePlugin,
   graphPlugin,
   storagePlugin,
 ];

@@ -1,0 +1,64 @@
+/**
+ * The rules every key and hash field follows (1 to N bytes of well-formed UTF-8, no control
+ * characters), and the names of the entries the plugin keeps for itself. User keys can never
+ * start with a control character, so internal names start with NUL and cannot collide with them.
+ */
+import { cacheError, type CacheErrorCode } from "./errors.ts";
+
+/** The ASCII and Latin-1 control characters (C0, DEL, C1). */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Marks names the plugin uses for itself (content types, rate-limit counters). */
+export const INTERNAL = "\u0000";
+
+/** The name under which a value's content type is kept, beside the value. */
+export function contentTypeName(key: string): string {
+  return `${INTERNAL}ct:${key}`;
+}
+
+/** The name of a rate-limit counter. */
+export function rateLimitName(key: string): string {
+  return `${INTERNAL}rl:${key}`;
+}
+
+/** Bytes `text` takes in UTF-8, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair is one 4-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Why `name` breaks the naming rules, or `undefined` when it follows them. `minBytes` is 0 for
+ * a listing prefix, which may be empty.
+ */
+export function nameProblem(name: string, maxBytes: number, minBytes = 1): string | undefined {
+  const bytes = utf8Length(name);
+  if (bytes < minBytes) return "must not be empty";
+  if (bytes > maxBytes) return `must be at most ${maxBytes} bytes of UTF-8 (got ${bytes})`;
+  if (CONTROL.test(name)) return "must not contain control characters";
+  if (!name.isWellFormed()) return "must be valid UTF-8 (it holds a lone surrogate)";
+  return undefined;
+}
+
+/** Throws `cache.key_invalid` (or `code`) naming `field` when `name` breaks the rules. */
+export function checkName(
+  name: string,
+  maxBytes: number,
+  field = "key",
+  code: CacheErrorCode = "cache.key_invalid",
+): void {
+  const problem = nameProblem(name, maxBytes);
+  if (problem !== undefined) {
+    throw cacheError(code, { detail: `${field} ${problem}`, field });
+  }
+}

@@ -1,0 +1,558 @@
+/**
+ * The Redis driver (also Valkey, Dragonfly and anything else speaking the protocol), over
+ * ioredis. Nothing waits on a Redis that is gone: the offline queue is off (a command sent
+ * while disconnected fails at once), every command has `commandTimeout`, in-flight commands are
+ * never resent after a reconnect (an `incr` must not count twice), and reconnects back off to
+ * `retryMaxDelay` and go on until the driver is closed.
+ */
+import { Buffer } from "node:buffer";
+import { Redis } from "ioredis";
+import { EdgeboxError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { HealthReport } from "../../core/plugin.ts";
+import { backoff, messageOf, sleep, withTimeout } from "../../core/timing.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import {
+  type BatchGet,
+  type BatchRequest,
+  type BatchResult,
+  type CacheDriver,
+  type CacheDriverOptions,
+  type CacheEntry,
+  type CacheEntryInfo,
+  type CacheFeature,
+  type CacheLimits,
+  COUNTER_CONTENT_TYPE,
+  DEFAULT_CONTENT_TYPE,
+  type HashEntry,
+  type IncrOptions,
+  type ListOptions,
+  type ListPage,
+  type PatchHashOptions,
+  type PatchHashResult,
+  type RateLimitResult,
+  type SetOptions,
+  type SetOutcome,
+} from "./driver.ts";
+import { cacheError, quoted, unavailable } from "./errors.ts";
+import { checkName, contentTypeName, INTERNAL, nameProblem, rateLimitName } from "./keys.ts";
+import { type ScriptName, SCRIPTS } from "./redis_scripts.ts";
+import {
+  checkContentType,
+  checkHashPatch,
+  checkIncrement,
+  checkKey,
+  checkPageLimit,
+  checkRateLimit,
+  checkTtl,
+  checkValue,
+} from "./validate.ts";
+
+/** SCAN calls one listing page may make, so a sparse prefix cannot make a request unbounded. */
+const MAX_SCAN_CALLS = 16;
+/** How long ioredis waits for a closing socket before destroying it. */
+const DISCONNECT_TIMEOUT = 100;
+/** Keys one SCAN of `purge` asks for. */
+const PURGE_BATCH = 1_000;
+/** Redis replies the scripts produce (ioredis' `*Buffer` variants: strings come as Buffers). */
+type Reply = Buffer | number | null | Reply[];
+type Script = (...args: (string | number | Buffer)[]) => Promise<Reply>;
+
+/** Options of {@linkcode RedisCache}. */
+export interface RedisCacheOptions extends CacheDriverOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
+  url: string;
+  commandTimeout: number;
+  connectTimeout: number;
+  /** Longest wait between reconnect attempts. */
+  retryMaxDelay: number;
+  log?: Logger;
+}
+
+/** A cache on Redis: values are strings, hashes are hashes, all under the key prefix. */
+export class RedisCache implements CacheDriver {
+  readonly backend = "redis";
+  readonly features: ReadonlySet<CacheFeature> = new Set<CacheFeature>(["shared"]);
+  readonly #client: Redis;
+  readonly #scripts: Record<ScriptName, Script>;
+  readonly #prefix: string;
+  readonly #limits: CacheLimits;
+  readonly #defaultTtl: number;
+  readonly #where: string;
+  readonly #log: Logger | undefined;
+  readonly #onLookup: ((hit: boolean) => void) | undefined;
+  /** Whether the last connection event was an error (logs one warning per outage). */
+  #failing = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RedisCacheOptions) {
+    this.#prefix = options.keyPrefix;
+    this.#limits = options.limits;
+    this.#defaultTtl = options.defaultTtl ?? 0;
+    this.#where = where(options.url);
+    this.#log = options.log;
+    this.#onLookup = options.onLookup;
+    const maxDelay = options.retryMaxDelay;
+    this.#client = new Redis(options.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      commandTimeout: options.commandTimeout,
+      connectTimeout: options.connectTimeout,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      disconnectTimeout: DISCONNECT_TIMEOUT,
+      enableAutoPipelining: true,
+      retryStrategy: (times) => backoff(times - 1, 50, maxDelay),
+      scripts: SCRIPTS,
+    });
+    this.#client.on("error", (error: Error) => this.#onError(error));
+    this.#client.on("ready", () => this.#onReady());
+    const client = this.#client as unknown as Record<string, Script>;
+    this.#scripts = Object.fromEntries(
+      Object.keys(SCRIPTS).map((name) => [name, client[`${name}Buffer`]!.bind(this.#client)]),
+    ) as Record<ScriptName, Script>;
+  }
+
+  async connect(): Promise<void> {
+    this.#closing = undefined;
+    const status = this.#client.status;
+    try {
+      // While ioredis is (re)connecting on its own, a ping says whether it got there.
+      if (status === "wait" || status === "end") await this.#client.connect();
+      await this.#client.ping();
+    } catch (error) {
+      throw this.#fail(error);
+    }
+  }
+
+  async ping(): Promise<HealthReport> {
+    const status = this.#client.status;
+    if (status !== "ready") {
+      return { status: "down", detail: `redis at ${this.#where} is ${status}` };
+    }
+    try {
+      await this.#client.ping();
+      return { status: "ready" };
+    } catch (error) {
+      return { status: "down", detail: `redis at ${this.#where}: ${messageOf(error)}` };
+    }
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    checkKey(key, this.#limits);
+    const reply = await this.#call("edgeboxCacheGet", key, this.#name(key), this.#meta(key));
+    this.#onLookup?.(reply !== null);
+    if (reply === null) return undefined;
+    const [value, contentType, pttl] = reply as [Buffer, Buffer | null, number];
+    return {
+      value,
+      contentType: contentType === null ? DEFAULT_CONTENT_TYPE : contentType.toString(),
+      ttlMs: pttl > 0 ? pttl : undefined,
+    };
+  }
+
+  async stat(key: string): Promise<CacheEntryInfo | undefined> {
+    checkKey(key, this.#limits);
+    const reply = await this.#call("edgeboxCacheStat", key, this.#name(key), this.#meta(key));
+    if (reply === null) return undefined;
+    const [size, contentType, pttl] = reply as [number, Buffer | null, number];
+    return {
+      size,
+      contentType: contentType === null ? DEFAULT_CONTENT_TYPE : contentType.toString(),
+      ttlMs: pttl > 0 ? pttl : undefined,
+    };
+  }
+
+  async set(key: string, value: Uint8Array, options: SetOptions = {}): Promise<SetOutcome> {
+    checkKey(key, this.#limits);
+    checkValue(value.byteLength, this.#limits);
+    checkTtl(options.ttlMs);
+    checkContentType(options.contentType);
+    const reply = await this.#call(
+      "edgeboxCacheSet",
+      key,
+      this.#name(key),
+      this.#meta(key),
+      bytes(value),
+      storedType(options.contentType),
+      options.ttlMs ?? this.#defaultTtl,
+      options.ifAbsent ? "1" : "0",
+    );
+    return reply === 0 ? "exists" : reply === 1 ? "created" : "replaced";
+  }
+
+  async delete(key: string): Promise<boolean> {
+    checkKey(key, this.#limits);
+    return await this.#call("edgeboxCacheDelete", key, this.#name(key), this.#meta(key)) === 1;
+  }
+
+  async incr(key: string, options: IncrOptions = {}): Promise<number> {
+    const by = options.by ?? 1;
+    checkKey(key, this.#limits);
+    checkIncrement(by);
+    checkTtl(options.ttlMs);
+    return await this.#call(
+      "edgeboxCacheIncr",
+      key,
+      this.#name(key),
+      this.#meta(key),
+      by,
+      options.ttlMs ?? this.#defaultTtl,
+      COUNTER_CONTENT_TYPE,
+    ) as number;
+  }
+
+  async getHash(key: string): Promise<HashEntry | undefined> {
+    checkKey(key, this.#limits);
+    const reply = await this.#call("edgeboxCacheGetHash", key, this.#name(key));
+    this.#onLookup?.(reply !== null);
+    if (reply === null) return undefined;
+    const [flat, pttl] = reply as [Buffer[], number];
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) {
+      Object.defineProperty(fields, flat[i]!.toString(), {
+        value: flat[i + 1]!.toString(),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return { fields, ttlMs: pttl > 0 ? pttl : undefined };
+  }
+
+  async patchHash(
+    key: string,
+    fields: Readonly<Record<string, string | null>>,
+    options: PatchHashOptions = {},
+  ): Promise<PatchHashResult> {
+    checkKey(key, this.#limits);
+    checkHashPatch(fields, this.#limits);
+    checkTtl(options.ttlMs);
+    const sets: string[] = [];
+    const deletes: string[] = [];
+    for (const [name, value] of Object.entries(fields)) {
+      if (value === null) deletes.push(name);
+      else sets.push(name, value);
+    }
+    const [size, created] = await this.#call(
+      "edgeboxCachePatchHash",
+      key,
+      this.#name(key),
+      options.ttlMs ?? 0,
+      this.#defaultTtl,
+      this.#limits.maxHashFields,
+      sets.length / 2,
+      ...sets,
+      ...deletes,
+    ) as [number, number];
+    if (size === -1) {
+      throw cacheError("cache.hash_full", {
+        detail: `Hash ${
+          quoted(key)
+        } would hold ${created} fields; the limit is ${this.#limits.maxHashFields}`,
+        field: "fields",
+        extra: { limit: this.#limits.maxHashFields },
+      });
+    }
+    return { size, created: created === 1 };
+  }
+
+  async deleteHashField(key: string, field: string): Promise<boolean> {
+    checkKey(key, this.#limits);
+    checkName(field, this.#limits.maxFieldBytes, "field", "cache.field_invalid");
+    try {
+      return await this.#client.hdel(this.#name(key), field) === 1;
+    } catch (error) {
+      throw this.#fail(error, key);
+    }
+  }
+
+  async batch(request: BatchRequest): Promise<BatchResult> {
+    const sets = request.set ?? [];
+    const deletes = request.delete ?? [];
+    const gets = request.get ?? [];
+    const keys: string[] = [];
+    const args: (string | number | Buffer)[] = [sets.length, deletes.length, gets.length];
+    sets.forEach((item, i) => {
+      checkKey(item.key, this.#limits, `set.${i}.key`);
+      checkValue(item.value.byteLength, this.#limits, `set.${i}.value`);
+      checkTtl(item.ttlMs, `set.${i}.ttl`);
+      checkContentType(item.contentType, `set.${i}.contentType`);
+      keys.push(this.#name(item.key), this.#meta(item.key));
+      args.push(bytes(item.value), storedType(item.contentType), item.ttlMs ?? this.#defaultTtl);
+    });
+    deletes.forEach((key, i) => {
+      checkKey(key, this.#limits, `delete.${i}`);
+      keys.push(this.#name(key), this.#meta(key));
+    });
+    gets.forEach((key, i) => {
+      checkKey(key, this.#limits, `get.${i}`);
+      keys.push(this.#name(key), this.#meta(key));
+    });
+    const flat = await this.#call(
+      "edgeboxCacheBatch",
+      undefined,
+      keys.length,
+      ...keys,
+      ...args,
+    ) as Reply[];
+    let at = 0;
+    const result: BatchResult = { set: [], delete: [], get: [] };
+    for (let i = 0; i < sets.length; i++) {
+      result.set.push(flat[at++] === 1 ? "created" : "replaced");
+    }
+    for (let i = 0; i < deletes.length; i++) result.delete.push(flat[at++] === 1);
+    for (let i = 0; i < gets.length; i++) {
+      const [kind, value, contentType, pttl] = flat.slice(at, at += 4) as [
+        number,
+        Buffer | null,
+        Buffer | null,
+        number,
+      ];
+      let found: BatchGet;
+      if (kind === 1) {
+        found = {
+          status: "hit",
+          entry: {
+            value: value!,
+            contentType: contentType === null ? DEFAULT_CONTENT_TYPE : contentType.toString(),
+            ttlMs: pttl > 0 ? pttl : undefined,
+          },
+        };
+      } else found = { status: kind === 0 ? "miss" : "wrong_type" };
+      this.#onLookup?.(kind === 1);
+      result.get.push(found);
+    }
+    return result;
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    const prefix = options.prefix ?? "";
+    checkPageLimit(options.limit);
+    const problem = nameProblem(prefix, this.#limits.maxKeyBytes, 0);
+    if (problem !== undefined) {
+      throw cacheError("cache.key_invalid", { detail: `prefix ${problem}`, field: "prefix" });
+    }
+    // The cursor carries Redis' SCAN cursor ("" once the scan is complete) and the keys a SCAN
+    // returned beyond the page, so pages hold at most `limit` keys and none is lost.
+    let scan = "0";
+    let pending: string[] = [];
+    if (options.cursor !== undefined) {
+      const [position, ...rest] = decodeCursor("r", options.cursor);
+      if (
+        typeof position !== "string" || !/^\d*$/.test(position) ||
+        !rest.every((key) => typeof key === "string" && key.startsWith(prefix))
+      ) {
+        throw cacheError("cache.cursor_invalid", {
+          detail: "cursor is not one this server made",
+          field: "cursor",
+        });
+      }
+      scan = position;
+      pending = rest as string[];
+    }
+    const keys = pending.splice(0, options.limit);
+    const pattern = `${globEscape(this.#prefix + prefix)}*`;
+    for (
+      let calls = 0;
+      keys.length < options.limit && scan !== "" && calls < MAX_SCAN_CALLS;
+      calls++
+    ) {
+      let next: string;
+      let batch: string[];
+      try {
+        [next, batch] = await this.#client.scan(
+          scan,
+          "MATCH",
+          pattern,
+          "COUNT",
+          Math.max(options.limit - keys.length, 10),
+        );
+      } catch (error) {
+        throw this.#fail(error);
+      }
+      scan = next === "0" ? "" : next;
+      for (const name of batch) {
+        const key = name.slice(this.#prefix.length);
+        if (key.startsWith(INTERNAL)) continue;
+        if (keys.length < options.limit) keys.push(key);
+        else pending.push(key);
+      }
+    }
+    const done = scan === "" && pending.length === 0;
+    return { keys, cursor: done ? undefined : encodeCursor("r", [scan, ...pending]) };
+  }
+
+  async rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
+    checkRateLimit(key, limit, windowMs, this.#limits);
+    const [count, pttl] = await this.#call(
+      "edgeboxCacheRateLimit",
+      key,
+      this.#name(rateLimitName(key)),
+      windowMs,
+    ) as [number, number];
+    return {
+      allowed: count <= limit,
+      remaining: Math.max(0, limit - count),
+      resetMs: Math.max(0, pttl),
+      limit,
+    };
+  }
+
+  async purge(): Promise<number> {
+    const pattern = `${globEscape(this.#prefix)}*`;
+    let cursor = "0";
+    let removed = 0;
+    try {
+      do {
+        const [next, names] = await this.#client.scan(
+          cursor,
+          "MATCH",
+          pattern,
+          "COUNT",
+          PURGE_BATCH,
+        );
+        if (names.length > 0) removed += await this.#client.unlink(...names);
+        cursor = next;
+      } while (cursor !== "0");
+    } catch (error) {
+      throw this.#fail(error);
+    }
+    return removed;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#disconnect();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #disconnect(): Promise<void> {
+    const client = this.#client;
+    if (client.status === "end") return;
+    if (client.status === "reconnecting" || client.status === "close") {
+      // No live socket, only a reconnect timer: disconnect() clears it and no "end" follows,
+      // but ioredis still arms its destroy timer for the dead socket; let that one run out.
+      client.disconnect();
+      await sleep(DISCONNECT_TIMEOUT + 10);
+      return;
+    }
+    const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
+    if (client.status === "ready") {
+      try {
+        await client.quit();
+      } catch {
+        client.disconnect();
+      }
+    } else {
+      client.disconnect();
+    }
+    // "end" follows the socket's close; wait for it so no handle outlives the driver.
+    await withTimeout(() => ended, 2_000, "Closing the redis connection").catch(() => {});
+  }
+
+  /** Runs a script; `key` (for messages) names the user key it works on. */
+  async #call(
+    script: ScriptName,
+    key: string | undefined,
+    ...args: (string | number | Buffer)[]
+  ): Promise<Reply> {
+    try {
+      return await this.#scripts[script](...args);
+    } catch (error) {
+      throw this.#fail(error, key);
+    }
+  }
+
+  #name(key: string): string {
+    return this.#prefix + key;
+  }
+
+  #meta(key: string): string {
+    return this.#prefix + contentTypeName(key);
+  }
+
+  /** Wraps an ioredis error in the cache's own code, keeping it as `cause`. */
+  #fail(error: unknown, key?: string): EdgeboxError {
+    if (error instanceof EdgeboxError) return error;
+    const message = messageOf(error);
+    const subject = key === undefined ? "" : ` for key ${quoted(key)}`;
+    if ((error as { name?: string } | null)?.name !== "ReplyError") {
+      // No reply at all: refused, reset, timed out, or not connected (offline queue is off).
+      return unavailable(`Cannot reach redis at ${this.#where}: ${message}`, error);
+    }
+    if (message.includes("WRONGTYPE")) {
+      return cacheError("cache.wrong_type", {
+        detail: `${key === undefined ? "A key" : `Key ${quoted(key)}`} holds another kind of value`,
+        cause: error,
+      });
+    }
+    if (/not an integer|out of range|would overflow/.test(message)) {
+      return cacheError("cache.not_integer", {
+        detail: `The value${subject} is not an integer (or the result would overflow)`,
+        cause: error,
+      });
+    }
+    if (message.startsWith("OOM")) {
+      return cacheError("cache.full", {
+        detail: `redis at ${this.#where} is out of memory (maxmemory reached)`,
+        cause: error,
+      });
+    }
+    if (/^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)/.test(message)) {
+      return unavailable(`redis at ${this.#where} cannot serve requests: ${message}`, error);
+    }
+    return cacheError("cache.backend_error", {
+      detail: `redis at ${this.#where} refused a command${subject}`,
+      cause: error,
+    });
+  }
+
+  #onError(error: Error): void {
+    // ioredis reports every failed reconnect; one warning per outage is enough.
+    if (!this.#failing) {
+      this.#failing = true;
+      this.#log?.warn("redis connection lost; reconnecting", {
+        redis: this.#where,
+        error: error.message,
+      });
+    } else {
+      this.#log?.debug("redis reconnect failed", { redis: this.#where, error: error.message });
+    }
+  }
+
+  #onReady(): void {
+    if (this.#failing) this.#log?.info("redis connection restored", { redis: this.#where });
+    this.#failing = false;
+  }
+}
+
+/** `host:port` of a Redis URL, without credentials (for messages and logs). */
+function where(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 6379}`;
+  } catch {
+    return "(invalid url)";
+  }
+}
+
+/** A value as ioredis sends it unchanged (a plain Uint8Array would be stringified). */
+function bytes(value: Uint8Array): Buffer {
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** What the scripts store as a content type: '' means the default, which is not stored. */
+function storedType(contentType: string | undefined): string {
+  return contentType === undefined || contentType === DEFAULT_CONTENT_TYPE ? "" : contentType;
+}
+
+/** Escapes Redis glob characters so a prefix matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+RedisCache satisfies new (options: RedisCacheOptions) => CacheDriver;

@@ -1,0 +1,503 @@
+/**
+ * HTTP routes of the cache plugin, written only against {@linkcode CacheApi}. Values pass
+ * through as bytes with their content type; everything else is JSON. Every key, field, TTL,
+ * size and page is validated here (4xx naming the field) before the driver sees it.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { coreError, EdgeboxError } from "../../core/errors.ts";
+import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
+import { createRouter, validationError } from "../../core/routes.ts";
+import { type CacheApi, type CacheEntry, DEFAULT_CONTENT_TYPE } from "./driver.ts";
+import { cacheError, quoted } from "./errors.ts";
+import {
+  BatchResultSchema,
+  type CacheIssueParams,
+  type CacheRouteLimits,
+  cacheSchemas,
+  HashSchema,
+  KeyPageSchema,
+} from "./schemas.ts";
+
+/** Options of {@linkcode cacheRoutes}. */
+export type CacheRoutesOptions = CacheRouteLimits;
+
+const TAGS = ["cache"];
+const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const problem = (description: string) => ({
+  description,
+  content: {
+    "application/problem+json": { schema: z.object({ code: z.string() }).passthrough() },
+  },
+});
+
+const binary = (description: string) => ({
+  description,
+  headers: z.object({
+    "x-cache-ttl": z.string().optional().openapi({
+      description: "Seconds until the entry expires (absent: no expiry)",
+    }),
+  }),
+  content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } },
+});
+
+const REQUEST_PART: Record<string, string> = {
+  json: "body",
+  query: "query",
+  param: "path",
+  header: "header",
+};
+
+/**
+ * The validation hook of every cache route: an issue carrying a cache code (a bad key, a value
+ * over the limit) becomes that error naming the field; anything else the core's 400.
+ */
+function cacheHook(
+  result: { success: boolean; target: string; error?: z.ZodError },
+): undefined {
+  if (result.success || !result.error) return undefined;
+  const codeOf = (issue: z.core.$ZodIssue) =>
+    (issue as { params?: Partial<CacheIssueParams> }).params?.cacheCode;
+  const found = result.error.issues.find((issue) => codeOf(issue) !== undefined);
+  if (!found) throw validationError(result.target, result.error);
+  const field = [REQUEST_PART[result.target] ?? result.target, ...found.path.map(String)].join(".");
+  throw cacheError(codeOf(found)!, {
+    detail: `${field}: ${found.message}`,
+    field,
+  });
+}
+
+/**
+ * Hono leaves a path segment whose percent-encoding is not UTF-8 (`%FF`) undecoded, so the key
+ * would silently be the literal text; refuse it instead.
+ */
+const malformedPath: MiddlewareHandler<AppEnv> = (c, next) => {
+  const url = c.req.url;
+  const end = url.indexOf("?");
+  const path = end === -1 ? url : url.slice(0, end);
+  if (path.includes("%")) {
+    const segments = path.split("/");
+    for (let i = 1; i < segments.length; i++) {
+      const segment = segments[i]!;
+      if (!segment.includes("%")) continue;
+      try {
+        decodeURIComponent(segment);
+      } catch {
+        const isField = segments[i - 1] === "fields";
+        throw cacheError(isField ? "cache.field_invalid" : "cache.key_invalid", {
+          detail: `path.${isField ? "field" : "key"}: the percent-encoding is not valid UTF-8`,
+          field: `path.${isField ? "field" : "key"}`,
+        });
+      }
+    }
+  }
+  return next();
+};
+
+/** Seconds left, rounded up (a live entry never shows 0); `undefined` without expiry. */
+function ttlSeconds(ttlMs: number | undefined): number | undefined {
+  return ttlMs === undefined ? undefined : Math.ceil(ttlMs / 1000);
+}
+
+function valueHeaders(contentType: string, size: number, ttlMs: number | undefined): HeadersInit {
+  const ttl = ttlSeconds(ttlMs);
+  const headers: Record<string, string> = {
+    "content-type": contentType,
+    "content-length": String(size),
+  };
+  if (ttl !== undefined) headers["x-cache-ttl"] = String(ttl);
+  return headers;
+}
+
+function notFound(key: string) {
+  return cacheError("cache.not_found", {
+    detail: `Key ${quoted(key)} not found`,
+    field: "path.key",
+  });
+}
+
+function describeValue(entry: CacheEntry) {
+  let value: string;
+  let encoding: "utf8" | "base64";
+  try {
+    value = utf8.decode(entry.value);
+    encoding = "utf8";
+  } catch {
+    value = entry.value.toBase64();
+    encoding = "base64";
+  }
+  return { value, encoding, contentType: entry.contentType, ttl: ttlSeconds(entry.ttlMs) ?? null };
+}
+
+/** Builds the cache sub-app. */
+export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): PluginRoutes {
+  const app = createRouter();
+  const s = cacheSchemas(options);
+  app.use("*", malformedPath);
+
+  // `/keys/` names the empty key, which the route pattern cannot capture.
+  app.all("/keys/", () => {
+    throw cacheError("cache.key_invalid", {
+      detail: "path.key: must not be empty",
+      field: "path.key",
+    });
+  });
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/keys/{key}",
+      summary: "Read a value (HEAD: its size, type and TTL only)",
+      tags: TAGS,
+      request: { params: s.KeyPath },
+      responses: {
+        200: binary("The value's bytes, with the content type it was stored with"),
+        400: problem("Invalid key"),
+        404: problem("No such key (or it expired)"),
+        409: problem("The key holds a hash"),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("param");
+      if (c.req.method === "HEAD") {
+        const info = await cache.stat(key);
+        if (!info) throw notFound(key);
+        return new Response(null, {
+          status: 200,
+          headers: valueHeaders(info.contentType, info.size, info.ttlMs),
+        });
+      }
+      const entry = await cache.get(key);
+      if (!entry) throw notFound(key);
+      // A driver's bytes always sit on an ArrayBuffer (never a SharedArrayBuffer).
+      return new Response(entry.value as Uint8Array<ArrayBuffer>, {
+        status: 200,
+        headers: valueHeaders(entry.contentType, entry.value.byteLength, entry.ttlMs),
+      });
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/keys/{key}",
+      summary: "Store a value (the request body, with its content type)",
+      tags: TAGS,
+      request: {
+        params: s.KeyPath,
+        query: s.TtlQuery,
+        headers: s.PutHeaders,
+        body: {
+          required: true,
+          content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } },
+        },
+      },
+      responses: {
+        201: { description: "Created" },
+        204: { description: "Replaced" },
+        400: problem("Invalid key, TTL or content type"),
+        412: problem("If-None-Match: * and the key exists"),
+        413: problem(`Value larger than ${options.maxValueSize} bytes`),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("param");
+      const { ttl } = c.req.valid("query");
+      const ifNoneMatch = c.req.valid("header")["if-none-match"];
+      const declared = Number(c.req.header("content-length"));
+      if (declared > options.maxValueSize) throw tooLarge(declared, options.maxValueSize);
+      const contentType = c.req.header("content-type") ?? DEFAULT_CONTENT_TYPE;
+      if (!CONTENT_TYPE.test(contentType)) {
+        throw coreError("core.validation_failed", {
+          detail: "header.content-type: expected 1 to 255 printable ASCII characters",
+          field: "header.content-type",
+        });
+      }
+      const value = new Uint8Array(await c.req.arrayBuffer());
+      if (value.byteLength > options.maxValueSize) {
+        throw tooLarge(value.byteLength, options.maxValueSize);
+      }
+      const outcome = await cache.set(key, value, {
+        contentType,
+        ifAbsent: ifNoneMatch === "*",
+        ...(ttl === undefined ? {} : { ttlMs: ttl }),
+      });
+      if (outcome === "exists") {
+        throw cacheError("cache.key_exists", {
+          detail: `Key ${quoted(key)} already exists (If-None-Match: *)`,
+          field: "header.if-none-match",
+        });
+      }
+      return c.body(null, outcome === "created" ? 201 : 204);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/keys/{key}",
+      summary: "Delete a key (a value or a hash)",
+      tags: TAGS,
+      request: { params: s.KeyPath },
+      responses: {
+        204: { description: "Deleted" },
+        400: problem("Invalid key"),
+        404: problem("No such key"),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("param");
+      if (!(await cache.delete(key))) throw notFound(key);
+      return c.body(null, 204);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/keys/{key}/incr",
+      summary: "Add to an integer counter atomically (creates it at 0)",
+      tags: TAGS,
+      request: { params: s.KeyPath, query: s.IncrQuery },
+      responses: {
+        200: json(z.object({ key: z.string(), value: z.number().int() }), "The new value"),
+        400: problem("Invalid key, increment or TTL"),
+        409: problem("The value is not an integer (or the key holds a hash)"),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("param");
+      const { by, ttl } = c.req.valid("query");
+      const value = await cache.incr(key, {
+        ...(by === undefined ? {} : { by }),
+        ...(ttl === undefined ? {} : { ttlMs: ttl }),
+      });
+      return c.json({ key, value }, 200);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/keys",
+      summary: "List keys by prefix, a page at a time",
+      description: "Pages may be short, even empty, before the end: follow `cursor` until null. " +
+        "A key present for the whole listing is listed exactly once.",
+      tags: TAGS,
+      request: { query: s.ListQuery },
+      responses: {
+        200: json(KeyPageSchema, "A page of keys"),
+        400: problem("Invalid prefix, cursor or limit"),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { prefix, cursor, limit } = c.req.valid("query");
+      const page = await cache.list({
+        limit,
+        ...(prefix === undefined ? {} : { prefix }),
+        ...(cursor === undefined ? {} : { cursor }),
+      }).catch((error) => {
+        throw inQuery(error);
+      });
+      return c.json({ keys: page.keys, cursor: page.cursor ?? null }, 200);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/hashes/{key}",
+      summary: "Read every field of a hash",
+      tags: TAGS,
+      request: { params: s.KeyPath },
+      responses: {
+        200: json(HashSchema, "The hash"),
+        400: problem("Invalid key"),
+        404: problem("No such hash"),
+        409: problem("The key holds a value"),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("param");
+      const hash = await cache.getHash(key);
+      if (!hash) throw notFound(key);
+      const ttl = ttlSeconds(hash.ttlMs);
+      if (ttl !== undefined) c.header("x-cache-ttl", String(ttl));
+      return c.json({ key, fields: hash.fields, ttl: ttl ?? null }, 200);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/hashes/{key}",
+      summary: "Set hash fields from a JSON object (null removes a field); creates the hash",
+      tags: TAGS,
+      request: {
+        params: s.KeyPath,
+        query: s.TtlQuery,
+        body: { required: true, content: { "application/json": { schema: s.HashPatch } } },
+      },
+      responses: {
+        200: json(
+          z.object({ key: z.string(), size: z.number().int(), created: z.boolean() }),
+          "Fields the hash now holds",
+        ),
+        400: problem("Invalid key, field or TTL"),
+        409: problem(
+          `The key holds a value, or the hash would exceed ${options.maxHashFields} fields`,
+        ),
+        413: problem(`A field value larger than ${options.maxValueSize} bytes`),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("param");
+      const { ttl } = c.req.valid("query");
+      const fields = c.req.valid("json");
+      const result = await cache.patchHash(key, fields, ttl === undefined ? {} : { ttlMs: ttl })
+        .catch((error) => {
+          throw inBody(error);
+        });
+      return c.json({ key, ...result }, 200);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/hashes/{key}",
+      summary: "Delete a hash (any key, like DELETE /keys/{key})",
+      tags: TAGS,
+      request: { params: s.KeyPath },
+      responses: {
+        204: { description: "Deleted" },
+        400: problem("Invalid key"),
+        404: problem("No such key"),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("param");
+      if (!(await cache.delete(key))) throw notFound(key);
+      return c.body(null, 204);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/hashes/{key}/fields/{field}",
+      summary: "Remove one field of a hash",
+      tags: TAGS,
+      request: { params: s.FieldPath },
+      responses: {
+        204: { description: "Removed" },
+        400: problem("Invalid key or field"),
+        404: problem("No such hash or field"),
+        409: problem("The key holds a value"),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const { key, field } = c.req.valid("param");
+      if (!(await cache.deleteHashField(key, field))) {
+        throw cacheError("cache.field_not_found", {
+          detail: `Hash ${quoted(key)} has no field ${quoted(field)}`,
+          field: "path.field",
+        });
+      }
+      return c.body(null, 204);
+    },
+    cacheHook,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/batch",
+      summary: "Sets, then deletes, then gets, in one round trip",
+      description: "Values are UTF-8 text unless `encoding` is `base64`. A get of a key holding " +
+        "a hash answers `found: false` with `code: cache.wrong_type`.",
+      tags: TAGS,
+      request: {
+        body: { required: true, content: { "application/json": { schema: s.Batch } } },
+      },
+      responses: {
+        200: json(BatchResultSchema, "Results, in request order within each kind"),
+        400: problem(`Invalid key or value, or more than ${options.maxBatchSize} operations`),
+        413: problem(`A value larger than ${options.maxValueSize} bytes`),
+        503: problem("Backend unavailable (with Retry-After)"),
+      },
+    }),
+    async (c) => {
+      const batch = c.req.valid("json");
+      const result = await cache.batch(batch).catch((error) => {
+        throw inBody(error);
+      });
+      return c.json({
+        set: batch.set.map((item, i) => ({ key: item.key, created: result.set[i] === "created" })),
+        delete: batch.delete.map((key, i) => ({ key, deleted: result.delete[i] === true })),
+        get: batch.get.map((key, i) => {
+          const found = result.get[i]!;
+          if (found.status === "hit") return { key, found: true, ...describeValue(found.entry) };
+          if (found.status === "wrong_type") {
+            return { key, found: false, code: "cache.wrong_type" };
+          }
+          return { key, found: false };
+        }),
+      }, 200);
+    },
+    cacheHook,
+  );
+
+  return app;
+}
+
+function tooLarge(size: number, limit: number) {
+  return cacheError("cache.value_too_large", {
+    detail: `body: the value is ${size} bytes; the limit is ${limit}`,
+    field: "body",
+    extra: { limit },
+  });
+}
+
+/**
+ * A driver error about one of its arguments, re-pointed at where that argument sits in the
+ * request (`prefix` -> `query.prefix`, `set.2.key` -> `body.set.2.key`, `fields.x` -> `body.x`).
+ */
+function relocate(error: unknown, part: string): unknown {
+  if (!(error instanceof EdgeboxError) || error.field === undefined) return error;
+  const field = error.field === "fields" ? part : `${part}.${error.field.replace(/^fields\./, "")}`;
+  return new EdgeboxError(error.code, error, {
+    detail: error.message,
+    field,
+    headers: error.headers,
+    extra: error.extra,
+    cause: error.cause,
+  });
+}
+
+const inQuery = (error: unknown) => relocate(error, "query");
+const inBody = (error: unknown) => relocate(error, "body");

@@ -1,0 +1,278 @@
+/**
+ * Runs the cache contract against Redis when it is reachable (REDIS_URL; local default), and
+ * checks outages against redis-server processes this file starts itself on free ports: a dead
+ * port fails fast, a killed server answers 503 at once and is reconnected to by itself, a
+ * stalled one answers 503 within `commandTimeout`, and the HTTP routes do the same.
+ */
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import type { EdgeboxError } from "../../core/errors.ts";
+import { cachePlugin } from "../../plugins/cache/mod.ts";
+import { RedisCache, type RedisCacheOptions } from "../../plugins/cache/redis.ts";
+import { configYaml, openApp, SANITIZED, waitFor } from "../core/_helpers.ts";
+import { realService, servicesRequired } from "./_services.ts";
+import { CONTRACT_LIMITS, runCacheContract } from "./cache_contract.ts";
+
+const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+const redisServer = Deno.env.get("REDIS_SERVER_BIN") ?? "redis-server";
+
+function options(at: string, overrides: Partial<RedisCacheOptions> = {}): RedisCacheOptions {
+  return {
+    url: at,
+    keyPrefix: `edgebox-test:${crypto.randomUUID()}:`,
+    limits: CONTRACT_LIMITS,
+    commandTimeout: 2_000,
+    connectTimeout: 2_000,
+    retryMaxDelay: 100,
+    ...overrides,
+  };
+}
+
+/**
+ * Whether Redis answers at `url`, probed here first because `unreachable` in _services.ts
+ * leaves its 2s timeout timer running, which the sanitizer then blames on whichever test is
+ * running when it fires. `realService` is only asked (to report the skip, or fail under
+ * EDGEBOX_REQUIRE_SERVICES=1) when the probe finds nothing.
+ */
+async function redisReachable(at: string): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const { hostname, port } = new URL(at);
+    const conn = await Promise.race([
+      Deno.connect({ hostname: hostname || "127.0.0.1", port: Number(port || 6379) }),
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error("timeout")), 2_000)
+      ),
+    ]);
+    conn.close();
+    return true;
+  } catch {
+    return await realService("redis", at, 6379);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+if (await redisReachable(url)) {
+  runCacheContract({
+    name: "redis",
+    // Constructing a driver does no I/O; only connect() does.
+    features: new RedisCache(options(url)).features,
+    async open(contract) {
+      const cache = new RedisCache(options(url, {
+        keyPrefix: contract.keyPrefix,
+        limits: contract.limits,
+        ...(contract.defaultTtl === undefined ? {} : { defaultTtl: contract.defaultTtl }),
+      }));
+      try {
+        await cache.connect();
+      } catch (error) {
+        await cache.close();
+        throw error;
+      }
+      return cache;
+    },
+  });
+
+  Deno.test(
+    "redis cache: values are plain Redis strings under the key prefix",
+    SANITIZED,
+    async () => {
+      const prefix = `edgebox-test:${crypto.randomUUID()}:`;
+      await using cache = new RedisCache(options(url, { keyPrefix: prefix }));
+      await cache.connect();
+      const raw = new Redis(url, { lazyConnect: true });
+      try {
+        await raw.connect();
+
+        await cache.set("k", new TextEncoder().encode("bytes"), { ttlMs: 60_000 });
+
+        assert.equal(await raw.get(`${prefix}k`), "bytes");
+        assert.ok((await raw.pttl(`${prefix}k`)) > 0);
+      } finally {
+        await cache.purge();
+        await raw.quit();
+      }
+    },
+  );
+}
+
+/** A port nothing listens on: bound, then released. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test(
+  "redis cache: connect to a dead port fails fast with unavailable",
+  SANITIZED,
+  async () => {
+    await using cache = new RedisCache(options(`redis://127.0.0.1:${freePort()}`));
+
+    const error = await cache.connect().then(() => undefined, (e) => e as EdgeboxError);
+
+    assert.equal(error?.code, "cache.unavailable");
+    assert.equal(error?.headers["Retry-After"], "1");
+    assert.equal((await cache.ping()).status, "down");
+  },
+);
+
+Deno.test(
+  "redis cache: a command while Redis is unreachable fails at once",
+  SANITIZED,
+  async () => {
+    await using cache = new RedisCache(options(`redis://127.0.0.1:${freePort()}`));
+    await cache.connect().catch(() => undefined);
+
+    const error = await cache.get("k").then(() => undefined, (e) => e as EdgeboxError);
+
+    assert.equal(error?.code, "cache.unavailable");
+  },
+);
+
+/**
+ * Whether something accepts connections on the loopback port. (`unreachable` from _services.ts
+ * would do, but it leaves its 2s timeout timer running, which the sanitizer reports.)
+ */
+async function listening(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A redis-server of this test's own, on a port of its own, that can be killed and restarted. */
+class OwnRedis implements AsyncDisposable {
+  readonly port = freePort();
+  readonly url = `redis://127.0.0.1:${this.port}`;
+  readonly #dir = Deno.makeTempDirSync({ prefix: "edgebox-cache-redis-" });
+  #child: Deno.ChildProcess | undefined;
+
+  async start(): Promise<void> {
+    this.#child = new Deno.Command(redisServer, {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      stdout: "null",
+      stderr: "null",
+      cwd: this.#dir,
+    }).spawn();
+    await waitFor(() => listening(this.port), "redis-server to listen");
+  }
+
+  async kill(): Promise<void> {
+    this.#child?.kill("SIGKILL");
+    await this.#child?.status;
+    this.#child = undefined;
+  }
+
+  signal(signal: Deno.Signal): void {
+    this.#child?.kill(signal);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill();
+    await Deno.remove(this.#dir, { recursive: true });
+  }
+}
+
+const canSpawn = await new Deno.Command(redisServer, { args: ["--version"], stdout: "null" })
+  .output().then((out) => out.success, () => false);
+
+function outageTest(name: string, fn: () => Promise<void>): void {
+  if (canSpawn) {
+    Deno.test(`redis cache: ${name}`, SANITIZED, fn);
+  } else if (servicesRequired) {
+    Deno.test(`redis cache: ${name} (${redisServer} is required)`, () => {
+      throw new Error(`Cannot run ${redisServer} (EDGEBOX_REQUIRE_SERVICES=1)`);
+    });
+  } else {
+    Deno.test({ name: `redis cache: ${name} (ignored: no ${redisServer})`, ignore: true, fn });
+  }
+}
+
+outageTest("a killed server answers unavailable at once, then is reconnected to", async () => {
+  await using redis = new OwnRedis();
+  await redis.start();
+  await using cache = new RedisCache(options(redis.url));
+  await cache.connect();
+  await cache.set("k", new TextEncoder().encode("v"));
+
+  await redis.kill();
+  await waitFor(async () => (await cache.ping()).status === "down", "the driver to notice");
+  const error = await cache.get("k").then(() => undefined, (e) => e as EdgeboxError);
+  assert.equal(error?.code, "cache.unavailable");
+
+  await redis.start();
+  await waitFor(async () => (await cache.ping()).status === "ready", "the driver to reconnect");
+  assert.equal(await cache.get("k"), undefined); // a fresh server: nothing survived
+  assert.equal(await cache.set("k", new TextEncoder().encode("v")), "created");
+});
+
+outageTest("a stalled server answers unavailable within commandTimeout", async () => {
+  await using redis = new OwnRedis();
+  await redis.start();
+  await using cache = new RedisCache(options(redis.url, { commandTimeout: 200 }));
+  await cache.connect();
+
+  redis.signal("SIGSTOP");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // Not a timing assertion: a bound far above commandTimeout that tells "hung" from "failed".
+    const outcome = await Promise.race([
+      cache.get("k").then(() => "answered", (e) => (e as EdgeboxError).code),
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("hung"), 5_000)),
+    ]);
+    assert.equal(outcome, "cache.unavailable");
+  } finally {
+    clearTimeout(timer);
+    redis.signal("SIGCONT");
+  }
+  await waitFor(async () => (await cache.ping()).status === "ready", "the server to answer again");
+});
+
+outageTest("routes answer 503 with Retry-After while Redis is down, then recover", async () => {
+  await using redis = new OwnRedis();
+  await redis.start();
+  await using running = await openApp(
+    configYaml({
+      cache: {
+        backend: "redis",
+        url: redis.url,
+        commandTimeout: "200ms",
+        retryMaxDelay: "50ms",
+        keyPrefix: `edgebox-test:${crypto.randomUUID()}:`,
+      },
+    }),
+    new Map([["cache", cachePlugin]]),
+  );
+  const get = () => running.request("/v1/cache/keys/k");
+  const first = await get();
+  await first.body?.cancel();
+  assert.equal(first.status, 404);
+
+  await redis.kill();
+  const down = await get();
+  const problem = await down.json();
+  assert.equal(down.status, 503);
+  assert.ok(Number(down.headers.get("retry-after")) >= 1);
+  assert.ok(["cache.unavailable", "core.plugin_unavailable"].includes(problem.code), problem.code);
+
+  await redis.start();
+  await waitFor(async () => {
+    const response = await get();
+    await response.body?.cancel();
+    return response.status === 404;
+  }, "the routes to recover");
+});
