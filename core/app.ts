@@ -42,6 +42,9 @@ export interface AppOptions {
   isShuttingDown?: () => boolean;
 }
 
+/** Methods kept as metric labels; any other is `_OTHER` (OpenTelemetry's rule), bounding cardinality. */
+const STANDARD_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
 const PUBLIC_PATHS = new Set(["/health", "/ready", "/openapi.json", "/docs"]);
 
 const ProblemSchema = z.object({
@@ -288,6 +291,18 @@ function wrap(
     "route",
     "status",
   ]);
+  // One frozen label set per (method, route, status): metrics backends may bind it once.
+  const labelSets = new Map<string, Readonly<Record<string, string>>>();
+  const labelsFor = (method: string, route: string, status: number) => {
+    const knownMethod = STANDARD_METHODS.has(method) ? method : "_OTHER";
+    const key = `${knownMethod} ${status} ${route}`;
+    let labels = labelSets.get(key);
+    if (!labels) {
+      labels = Object.freeze({ method: knownMethod, route, status: String(status) });
+      if (labelSets.size < 10_000) labelSets.set(key, labels);
+    }
+    return labels;
+  };
   const inFlight = telemetry.gauge("http_requests_in_flight", "Requests being handled");
   let handling = 0;
   const durations = telemetry.histogram(
@@ -311,11 +326,11 @@ function wrap(
       const sent = withRequestId(response, requestId);
       const route = routeTemplate(app, method, path);
       const elapsed = performance.now() - started;
-      const labels = { method, route, status: String(sent.status) };
+      const labels = labelsFor(method, route, sent.status);
       requests.inc(labels);
       durations.observe(elapsed / 1000, labels);
       span?.end(route, sent.status);
-      if (telemetry.accessLog) {
+      if (telemetry.accessLog && log.enabled("info")) {
         logAccess(log, {
           method,
           route,

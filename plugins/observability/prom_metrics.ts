@@ -70,9 +70,18 @@ export class PromMetrics implements Metrics {
         registers: [this.#options.registry],
       });
       const admit = this.#admission(name, labelNames);
+      const bound = new WeakMap<Labels, { inc(value: number): void }>();
       return {
         inc: (labels?: Labels, value = 1) => {
+          // A frozen label set is bound once: no admission check or label hashing per call.
+          const child = labels && Object.isFrozen(labels) ? bound.get(labels) : undefined;
+          if (child) return child.inc(value);
           if (!admit(labels)) return;
+          if (labels && Object.isFrozen(labels)) {
+            const made = metric.labels(labels);
+            bound.set(labels, made);
+            return made.inc(value);
+          }
           try {
             if (labels) metric.inc(labels, value);
             else metric.inc(value);
@@ -94,9 +103,17 @@ export class PromMetrics implements Metrics {
         registers: [this.#options.registry],
       });
       const admit = this.#admission(name, labelNames);
+      const bound = new WeakMap<Labels, { observe(value: number): void }>();
       return {
         observe: (value: number, labels?: Labels) => {
+          const child = labels && Object.isFrozen(labels) ? bound.get(labels) : undefined;
+          if (child) return child.observe(value);
           if (!admit(labels)) return;
+          if (labels && Object.isFrozen(labels)) {
+            const made = metric.labels(labels);
+            bound.set(labels, made);
+            return made.observe(value);
+          }
           try {
             if (labels) metric.observe(labels, value);
             else metric.observe(value);
