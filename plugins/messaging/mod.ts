@@ -61,6 +61,20 @@ export const messagingPlugin = definePlugin({
         ...config,
         signal: AbortSignal.any([ctx.draining, ctx.signal]),
         traceHeaders: () => ctx.traceHeaders(),
+        onDelivered: (message) => {
+          const traceparent = headerValue(message.headers, "traceparent");
+          if (!traceparent) return;
+          const tracestate = headerValue(message.headers, "tracestate");
+          const carrier = tracestate ? { traceparent, tracestate } : { traceparent };
+          void ctx.withTraceParent(carrier, () =>
+            ctx.span(`messaging.deliver ${message.subject}`, {
+              "messaging.system": config.backend,
+              "messaging.operation.type": "receive",
+              "messaging.destination.name": message.subject,
+              "messaging.message.id": String(message.seq),
+              "messaging.consumer.group.name": message.stream,
+            }, () => Promise.resolve()));
+        },
         onSubscriptions: (open) => subscriptions.set(open),
       }),
       start: () => backend.connect(),
@@ -71,3 +85,10 @@ export const messagingPlugin = definePlugin({
     };
   },
 });
+
+/** A header's value whatever the case of its name (NATS keeps case; W3C names are lowercase). */
+function headerValue(headers: Record<string, string>, name: string): string | undefined {
+  if (headers[name] !== undefined) return headers[name];
+  const found = Object.keys(headers).find((key) => key.toLowerCase() === name);
+  return found === undefined ? undefined : headers[found];
+}

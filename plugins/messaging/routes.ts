@@ -17,7 +17,13 @@ import {
   subject,
   withoutUndefined,
 } from "./config.ts";
-import type { AckAction, MessageHeaders, MessagingDriver, OutgoingMessage } from "./driver.ts";
+import type {
+  AckAction,
+  DeliveredMessage,
+  MessageHeaders,
+  MessagingDriver,
+  OutgoingMessage,
+} from "./driver.ts";
 import { messagingError } from "./errors.ts";
 import { payloadSize } from "./payload.ts";
 import {
@@ -56,6 +62,11 @@ export interface MessagingRoutesOptions extends SchemaLimits {
   signal: AbortSignal;
   /** W3C trace context to carry in published messages. */
   traceHeaders?: () => Record<string, string>;
+  /**
+   * Called for each fetched message, to record its delivery in the publisher's trace (the
+   * `traceparent` the publish carried), so a consumer's fetch continues that trace.
+   */
+  onDelivered?: (message: DeliveredMessage) => void;
   /** Called when a subscription opens (+1) or closes (-1). */
   onSubscriptions?: (open: number) => void;
 }
@@ -505,6 +516,7 @@ export function messagingRoutes(
         // The client left while the fetch waited: hand the messages back for redelivery now.
         await Promise.allSettled(messages.map((m) => driver.ack(m.token, "nak")));
       }
+      if (options.onDelivered) { for (const message of messages) options.onDelivered(message); }
       return c.json({ messages: messages.map(deliveredView) }, 200);
     },
   );
