@@ -100,7 +100,6 @@ export function toProblem(
   context: { requestId?: string; instance?: string } = {},
 ): ProblemDocument {
   const problem: ProblemDocument = {
-    ...error.extra,
     type: `https://edgebox.dev/problems/${error.code}`,
     title: error.title,
     status: error.status,
@@ -110,6 +109,10 @@ export function toProblem(
   if (error.field !== undefined) problem.field = error.field;
   if (context.instance !== undefined) problem.instance = context.instance;
   if (context.requestId !== undefined) problem.requestId = context.requestId;
+  // Extension members come after the standard ones and never replace them.
+  for (const [key, value] of Object.entries(error.extra)) {
+    if (!(key in problem)) problem[key] = value;
+  }
   return problem;
 }
 
