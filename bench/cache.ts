@@ -18,16 +18,22 @@ import { Redis } from "ioredis";
 import { parseConfig } from "../core/config.ts";
 import { serve } from "../core/server.ts";
 import { cachePlugin } from "../plugins/cache/mod.ts";
-
-interface Result {
-  rps: number;
-  p99Ms: number;
-}
+import {
+  freePort,
+  type LoadResult,
+  median,
+  medianResult,
+  percentile,
+  resultRow,
+  roundRow,
+  runAutocannon,
+  runWrk,
+  withServer,
+} from "./_load.ts";
 
 const KEY = "bench-value";
 const FASTIFY_VERSION = "5.12.8";
 const IOREDIS_VERSION = "6.0.0";
-const AUTOCANNON = "autocannon@8.0.0";
 
 if (Deno.args[0] === "serve") {
   const [, port, url, prefix] = Deno.args;
@@ -72,13 +78,6 @@ app.get("/keys/:key", async (request, reply) => {
 await app.listen({ port: Number(port), host: "127.0.0.1" });
 `;
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 async function run(command: string, args: string[], cwd?: string): Promise<string> {
   const out = await new Deno.Command(command, {
     args,
@@ -117,59 +116,29 @@ async function prepareFastify(): Promise<string> {
   return server;
 }
 
-async function waitUntilUp(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const response = await fetch(url);
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} never came up`);
-}
-
 /** Closed-loop load at full speed with wrk. */
-async function wrk(url: string, seconds: number): Promise<Result> {
-  const text = await run("wrk", [
-    "-t",
-    "1",
-    "-c",
-    String(connections),
-    "-d",
-    `${seconds}s`,
-    "--latency",
-    url,
-  ]);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(text);
-  const scale = { us: 0.001, ms: 1, s: 1000 }[p99?.[2] as "us" | "ms" | "s"] ?? NaN;
-  if (/Non-2xx/.test(text)) throw new Error(`${url} answered errors under load:\n${text}`);
-  return { rps, p99Ms: Number(p99?.[1]) * scale };
+async function wrk(url: string, seconds: number): Promise<LoadResult> {
+  const report = await runWrk(url, { connections, seconds });
+  if (!report.success) throw new Error(`wrk ${url} failed: ${report.stderr}`);
+  if (report.non2xx) throw new Error(`${url} answered errors under load:\n${report.stdout}`);
+  return { rps: report.rps, p99Ms: report.p99Ms };
 }
 
 /** Open-loop load at a fixed rate with autocannon (wrk has no rate limit). */
-async function atRate(url: string, rate: number): Promise<Result> {
-  const text = await run("npx", [
-    "--yes",
-    AUTOCANNON,
-    "--json",
+async function atRate(url: string, rate: number): Promise<LoadResult> {
+  const json = await runAutocannon(url, [
     "-c",
     String(connections),
     "-d",
     String(duration),
     "-R",
     String(Math.round(rate)),
-    url,
   ]);
-  const json = JSON.parse(text);
   return { rps: json.requests.average, p99Ms: json.latency.p99 };
 }
 
 /** `GET` with ioredis directly, `connections` at a time in a closed loop. */
-async function direct(seconds: number): Promise<Result> {
+async function direct(seconds: number): Promise<LoadResult> {
   const redis = new Redis(redisUrl);
   const name = prefix + KEY;
   const latencies: number[] = [];
@@ -188,36 +157,22 @@ async function direct(seconds: number): Promise<Result> {
   latencies.sort((a, b) => a - b);
   return {
     rps: latencies.length / elapsed,
-    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+    p99Ms: percentile(latencies, 0.99),
   };
 }
 
 /** Starts a server, waits for `url`, warms it up, runs `measure`, stops it. */
-async function withServer<T>(
+function withWarmServer<T>(
   command: string,
   args: string[],
   url: string,
   measure: () => Promise<T>,
 ): Promise<T> {
-  const child = new Deno.Command(command, {
-    args,
-    stdout: "null",
-    stderr: "null", // edgebox still writes its access log; only the terminal is spared
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  try {
-    await waitUntilUp(url);
+  // edgebox still writes its access log; only the terminal is spared
+  return withServer(command, args, url, { env: { NO_COLOR: "1" } }, async () => {
     await wrk(url, 2); // warm-up: JIT, connection pools, script cache
     return await measure();
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  });
 }
 
 const seed = new Redis(redisUrl);
@@ -231,8 +186,8 @@ const targets = {
     const url = `http://127.0.0.1:${port}/v1/cache/keys/${KEY}`;
     return {
       url,
-      start: (measure: () => Promise<Result>) =>
-        withServer(
+      start: (measure: () => Promise<LoadResult>) =>
+        withWarmServer(
           Deno.execPath(),
           ["run", "-A", self, "serve", String(port), redisUrl, prefix],
           url,
@@ -245,8 +200,8 @@ const targets = {
     const url = `http://127.0.0.1:${port}/keys/${KEY}`;
     return {
       url,
-      start: (measure: () => Promise<Result>) =>
-        withServer("node", [fastifyServer, String(port), redisUrl, prefix], url, measure),
+      start: (measure: () => Promise<LoadResult>) =>
+        withWarmServer("node", [fastifyServer, String(port), redisUrl, prefix], url, measure),
     };
   },
 };
@@ -255,12 +210,12 @@ console.log(
   `GET /keys/{key} (${valueSize}-byte value), ${connections} connections, ${duration}s x ${rounds} ` +
     `round(s); Redis at ${redisUrl}`,
 );
-const samples: Record<string, Result[]> = {
+const samples: Record<string, LoadResult[]> = {
   "ioredis direct": [],
   edgebox: [],
   "fastify+ioredis": [],
 };
-const halfRate: Record<string, Result[]> = { edgebox: [], "fastify+ioredis": [] };
+const halfRate: Record<string, LoadResult[]> = { edgebox: [], "fastify+ioredis": [] };
 try {
   for (let round = 1; round <= rounds; round++) {
     await direct(1); // warm-up
@@ -277,12 +232,7 @@ try {
       });
     }
     for (const [name, results] of Object.entries(samples)) {
-      const last = results.at(-1)!;
-      console.log(
-        `  round ${round} ${name.padEnd(16)} ${last.rps.toFixed(0).padStart(8)} req/s  p99 ${
-          last.p99Ms.toFixed(2)
-        } ms`,
-      );
+      console.log(roundRow(round, name, results.at(-1)!));
     }
   }
 } finally {
@@ -291,33 +241,19 @@ try {
 }
 
 const summary = Object.fromEntries(
-  Object.entries(samples).map(([name, results]) => [name, {
-    rps: median(results.map((r) => r.rps)),
-    p99Ms: median(results.map((r) => r.p99Ms)),
-  }]),
-) as Record<string, Result>;
+  Object.entries(samples).map(([name, results]) => [name, medianResult(results)]),
+) as Record<string, LoadResult>;
 const half = Object.fromEntries(
-  Object.entries(halfRate).map(([name, results]) => [name, {
-    rps: median(results.map((r) => r.rps)),
-    p99Ms: median(results.map((r) => r.p99Ms)),
-  }]),
-) as Record<string, Result>;
+  Object.entries(halfRate).map(([name, results]) => [name, medianResult(results)]),
+) as Record<string, LoadResult>;
 
 console.log("\nmedian of rounds (max rate, closed loop, wrk):");
 for (const [name, result] of Object.entries(summary)) {
-  console.log(
-    `  ${name.padEnd(16)} ${result.rps.toFixed(0).padStart(8)} req/s  p99 ${
-      result.p99Ms.toFixed(2).padStart(6)
-    } ms`,
-  );
+  console.log(resultRow(name, result));
 }
 console.log("at half of each server's max rate (open loop, autocannon):");
 for (const [name, result] of Object.entries(half)) {
-  console.log(
-    `  ${name.padEnd(16)} ${result.rps.toFixed(0).padStart(8)} req/s  p99 ${
-      result.p99Ms.toFixed(2).padStart(6)
-    } ms`,
-  );
+  console.log(resultRow(name, result));
 }
 const edgebox = summary["edgebox"]!;
 // Each round's ratio compares two runs seconds apart, so machine noise mostly cancels out.

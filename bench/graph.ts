@@ -28,6 +28,7 @@ import type { GraphDriver } from "../plugins/graph/driver.ts";
 import { graphPlugin } from "../plugins/graph/mod.ts";
 import { constraintName } from "../plugins/graph/neo4j.ts";
 import { neighborsQuery, pathQuery } from "../plugins/graph/neo4j_statements.ts";
+import { haveWrk, median, percentile, runWrk } from "./_load.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 6);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
@@ -73,10 +74,6 @@ function generate(n: number, m: number): { ids: string[]; edges: [number, number
     edges.push([a, b]);
   }
   return { ids, edges };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 }
 
 function stats(samples: Samples) {
@@ -197,17 +194,6 @@ async function timeTurns(asks: Ask[], seconds: number): Promise<(Summary & { avg
   return samples.map((s, k) => ({ ...stats(s), avgSize: sizes[k]! / s.length }));
 }
 
-async function haveWrk(): Promise<boolean> {
-  try {
-    // `wrk --version` exits 1 after printing its version: finding the binary is what counts.
-    await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
-      .output();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * One wrk run over `paths` in order (one connection), for `seconds`. Non-2xx answers fail the
  * run unless `notFoundIsAnswer` (a path query answers 404 when there is no path).
@@ -226,41 +212,16 @@ async function wrkBlock(
         "local i = 0\nrequest = function()\n  i = i + 1\n" +
         '  return wrk.format("GET", paths[((i - 1) % #paths) + 1])\nend\n',
     );
-    const out = await new Deno.Command("wrk", {
-      args: [
-        "-t1",
-        "-c1",
-        `-d${Math.max(1, Math.round(seconds))}s`,
-        "--latency",
-        "-s",
-        script,
-        origin,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    const ms = (match: RegExpExecArray | null) =>
-      match
-        ? Number(match[1]) * ({ us: 0.001, ms: 1, s: 1000 }[match[2] as "us" | "ms" | "s"])
-        : NaN;
-    if (/Non-2xx or 3xx responses/.test(text) && !notFoundIsAnswer) {
-      throw new Error(`wrk saw errors:\n${text}`);
-    }
-    return {
-      n: Number(/(\d+) requests in/.exec(text)?.[1]),
-      mean: ms(/Latency\s+([\d.]+)(us|ms|s)/.exec(text)),
-      p50: ms(/50%\s+([\d.]+)(us|ms|s)/.exec(text)),
-      p99: ms(/99%\s+([\d.]+)(us|ms|s)/.exec(text)),
-    };
+    const report = await runWrk(origin, {
+      connections: 1,
+      seconds: Math.max(1, Math.round(seconds)),
+      script,
+    });
+    if (report.non2xx && !notFoundIsAnswer) throw new Error(`wrk saw errors:\n${report.stdout}`);
+    return { n: report.requests, mean: report.meanMs, p50: report.p50Ms, p99: report.p99Ms };
   } finally {
     await Deno.remove(script);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 /** Median of each figure over rounds; `n` is the total. */

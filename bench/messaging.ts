@@ -24,11 +24,7 @@ import type { PluginDefinition } from "../core/plugin.ts";
 import { builtinPlugins } from "../core/registry.ts";
 import { serve } from "../core/server.ts";
 import { messagingPlugin } from "../plugins/messaging/mod.ts";
-
-interface Result {
-  rps: number;
-  p99Ms: number;
-}
+import { freePort, type LoadResult, percentile, runAutocannon, withServer } from "./_load.ts";
 
 const duration = Number(Deno.env.get("BENCH_DURATION") ?? 5);
 const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 32);
@@ -47,20 +43,8 @@ async function serveTarget(configPath: string, port: number): Promise<number> {
   return await serve(config, { registry, source: configPath });
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-function p99(samples: number[]): number {
-  const sorted = samples.toSorted((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? NaN;
-}
-
 /** `connections` publishers, each awaiting its ack before the next, for `seconds`. */
-async function direct(subject: string, seconds: number): Promise<Result> {
+async function direct(subject: string, seconds: number): Promise<LoadResult> {
   const nc = await connect({ servers: natsUrl });
   try {
     const js = jetstream(nc);
@@ -74,18 +58,18 @@ async function direct(subject: string, seconds: number): Promise<Result> {
         latencies.push(performance.now() - started);
       }
     }));
-    return { rps: latencies.length / seconds, p99Ms: p99(latencies) };
+    return {
+      rps: latencies.length / seconds,
+      p99Ms: percentile(latencies.toSorted((a, b) => a - b), 0.99),
+    };
   } finally {
     await nc.close();
   }
 }
 
 /** autocannon POSTing the payload (or GETting, with `get`); `rate` caps the overall rate. */
-async function http(url: string, seconds: number, rate?: number, get = false): Promise<Result> {
+async function http(url: string, seconds: number, rate?: number, get = false): Promise<LoadResult> {
   const args = [
-    "--yes",
-    "autocannon@8.0.0",
-    "--json",
     ...(get ? [] : [
       "-m",
       "POST",
@@ -100,13 +84,7 @@ async function http(url: string, seconds: number, rate?: number, get = false): P
     String(seconds),
   ];
   if (rate !== undefined) args.push("--overallRate", String(Math.max(1, Math.round(rate))));
-  const out = await new Deno.Command("npx", {
-    args: [...args, url],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  const report = JSON.parse(new TextDecoder().decode(out.stdout));
+  const report = await runAutocannon(url, args);
   const ok = report["2xx"] ?? 0;
   if (report.non2xx > 0 || report.errors > 0) {
     console.error(
@@ -116,26 +94,12 @@ async function http(url: string, seconds: number, rate?: number, get = false): P
   return { rps: ok / seconds, p99Ms: report.latency.p99 };
 }
 
-async function waitUntilReady(base: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    try {
-      const response = await fetch(`${base}/ready`);
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${base} never became ready`);
-}
-
-function median(results: Result[]): Result {
+function median(results: LoadResult[]): LoadResult {
   const sorted = results.toSorted((a, b) => a.rps - b.rps);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-function row(name: string, result: Result): string {
+function row(name: string, result: LoadResult): string {
   return `${name.padEnd(34)} ${result.rps.toFixed(0).padStart(8)} req/s   p99 ${
     result.p99Ms.toFixed(2).padStart(7)
   } ms`;
@@ -164,45 +128,45 @@ async function main(): Promise<void> {
     }),
   );
   const port = freePort();
-  const target = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}bench/messaging.ts`, "--serve", configPath, "--port", String(port)],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
   const base = `http://127.0.0.1:${port}`;
   const url = `${base}/v1/messaging/publish/${subject}`;
 
   try {
-    await waitUntilReady(base);
-    console.log(
-      `acked publishes of ${payloadBytes} B to a ${storage}-storage stream, ${connections} in flight, ${duration}s each, ${rounds} round(s)`,
-    );
-    // Warm both paths (JIT, connections) before measuring.
-    await direct(subject, 1);
-    await http(url, 1);
-    const directRuns: Result[] = [];
-    const httpRuns: Result[] = [];
-    for (let round = 0; round < rounds; round++) {
-      directRuns.push(await direct(subject, duration));
-      httpRuns.push(await http(url, duration));
-    }
-    const baseline = median(directRuns);
-    const edgebox = median(httpRuns);
-    const half = await http(url, duration, edgebox.rps / 2);
-    // What this machine and load generator give at that rate with no work at all behind it.
-    const floor = await http(`${base}/health`, duration, edgebox.rps / 2, true);
-    console.log(row("NATS client, direct", baseline));
-    console.log(row("edgebox HTTP publish", edgebox));
-    console.log(row(`edgebox HTTP at ${(edgebox.rps / 2).toFixed(0)} req/s (half)`, half));
-    console.log(row(`  floor: GET /health at that rate`, floor));
-    const ratio = edgebox.rps / baseline.rps;
-    console.log(
-      `ratio HTTP / direct: ${(ratio * 100).toFixed(0)}% (target >= 50%); ` +
-        `p99 at half rate: ${half.p99Ms.toFixed(2)} ms (target < 10 ms)`,
+    await withServer(
+      Deno.execPath(),
+      ["run", "-A", `${root}bench/messaging.ts`, "--serve", configPath, "--port", String(port)],
+      `${base}/ready`,
+      { attempts: 400, stderr: "inherit" },
+      async () => {
+        console.log(
+          `acked publishes of ${payloadBytes} B to a ${storage}-storage stream, ${connections} in flight, ${duration}s each, ${rounds} round(s)`,
+        );
+        // Warm both paths (JIT, connections) before measuring.
+        await direct(subject, 1);
+        await http(url, 1);
+        const directRuns: LoadResult[] = [];
+        const httpRuns: LoadResult[] = [];
+        for (let round = 0; round < rounds; round++) {
+          directRuns.push(await direct(subject, duration));
+          httpRuns.push(await http(url, duration));
+        }
+        const baseline = median(directRuns);
+        const edgebox = median(httpRuns);
+        const half = await http(url, duration, edgebox.rps / 2);
+        // What this machine and load generator give at that rate with no work at all behind it.
+        const floor = await http(`${base}/health`, duration, edgebox.rps / 2, true);
+        console.log(row("NATS client, direct", baseline));
+        console.log(row("edgebox HTTP publish", edgebox));
+        console.log(row(`edgebox HTTP at ${(edgebox.rps / 2).toFixed(0)} req/s (half)`, half));
+        console.log(row(`  floor: GET /health at that rate`, floor));
+        const ratio = edgebox.rps / baseline.rps;
+        console.log(
+          `ratio HTTP / direct: ${(ratio * 100).toFixed(0)}% (target >= 50%); ` +
+            `p99 at half rate: ${half.p99Ms.toFixed(2)} ms (target < 10 ms)`,
+        );
+      },
     );
   } finally {
-    target.kill("SIGTERM");
-    await target.status;
     await jsm.streams.delete(stream).catch(() => {});
     await admin.close();
     await Deno.remove(dir, { recursive: true });

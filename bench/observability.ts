@@ -31,20 +31,20 @@ import { builtinPlugins } from "../core/registry.ts";
 import { serve } from "../core/server.ts";
 import { cachePlugin } from "../plugins/cache/mod.ts";
 import { observabilityPlugin } from "../plugins/observability/mod.ts";
+import {
+  closedLoad,
+  freePort,
+  haveWrk,
+  type LoadResult,
+  median,
+  medianResult,
+  withServer,
+} from "./_load.ts";
 
 /** One measurement of one route on one variant. */
-interface Result {
-  rps: number;
-  p99Ms: number;
+interface Result extends LoadResult {
   /** CPU time the target spent per request (user + system, every thread), in microseconds. */
   cpuUs: number;
-}
-
-/** What the load generator reports. */
-interface Load {
-  rps: number;
-  p99Ms: number;
-  requests: number;
 }
 
 const root = new URL("..", import.meta.url).pathname;
@@ -89,75 +89,6 @@ async function serveTarget(args: string[]): Promise<number> {
 }
 
 // --- bench mode ------------------------------------------------------------------------------
-
-async function haveWrk(): Promise<boolean> {
-  try {
-    await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
-      .output();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function waitUntilUp(url: string, child: Deno.ChildProcess): Promise<void> {
-  let exited = false;
-  child.status.then(() => exited = true);
-  for (let i = 0; i < 300 && !exited; i++) {
-    try {
-      const response = await fetch(url);
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} never came up${exited ? " (the target exited)" : ""}`);
-}
-
-async function load(
-  url: string,
-  seconds: number,
-  connections: number,
-  wrk: boolean,
-): Promise<Load> {
-  if (wrk) {
-    const out = await new Deno.Command("wrk", {
-      args: ["-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--latency", url],
-      stdout: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
-    const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
-    const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(text);
-    const scale = { us: 0.001, ms: 1, s: 1000 }[p99?.[2] as "us" | "ms" | "s"] ?? NaN;
-    return { rps, p99Ms: Number(p99?.[1]) * scale, requests };
-  }
-  const out = await new Deno.Command("npx", {
-    args: [
-      "--yes",
-      "autocannon@8.0.0",
-      "--json",
-      "-c",
-      String(connections),
-      "-d",
-      String(seconds),
-      url,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const json = JSON.parse(new TextDecoder().decode(out.stdout));
-  return { rps: json.requests.average, p99Ms: json.latency.p99, requests: json.requests.total };
-}
 
 /** Clock ticks per second in /proc/<pid>/stat (USER_HZ: 100 on Linux). */
 const CLOCK_TICKS = 100;
@@ -208,46 +139,41 @@ async function measureVariant(
   const args = registered()
     ? ["run", "-A", `${root}main.ts`, "serve", "--config", file, "--port", String(port)]
     : ["run", "-A", `${root}bench/observability.ts`, "--serve", file, "--port", String(port)];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "null",
-    stderr: "null", // the access log is still formatted and written; only the terminal is spared
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
   const results = new Map<string, Result>();
   try {
-    const base = `http://127.0.0.1:${port}`;
-    await waitUntilUp(`${base}/ready`, child);
-    const put = await fetch(`${base}/v1/cache/keys/bench`, {
-      method: "PUT",
-      headers: { "content-type": "text/plain" },
-      body: "a cached value of a few dozen bytes, as a session would be",
-    });
-    await put.body?.cancel();
-    if (!put.ok) throw new Error(`Cannot seed the cache: ${put.status}`);
-    for (const route of ROUTES) {
-      const url = `${base}${route}`;
-      await load(url, 1, options.connections, options.wrk); // warm-up: JIT
-      const cpuBefore = cpuSeconds(child.pid);
-      const measured = await load(url, options.seconds, options.connections, options.wrk);
-      const cpu = cpuSeconds(child.pid) - cpuBefore;
-      results.set(route, {
-        rps: measured.rps,
-        p99Ms: measured.p99Ms,
-        cpuUs: cpu / measured.requests * 1e6,
-      });
-    }
+    // The access log is still formatted and written; only the terminal is spared.
+    await withServer(
+      Deno.execPath(),
+      args,
+      `${base}/ready`,
+      { attempts: 300, watchExit: true, env: { NO_COLOR: "1" } },
+      async (child) => {
+        const put = await fetch(`${base}/v1/cache/keys/bench`, {
+          method: "PUT",
+          headers: { "content-type": "text/plain" },
+          body: "a cached value of a few dozen bytes, as a session would be",
+        });
+        await put.body?.cancel();
+        if (!put.ok) throw new Error(`Cannot seed the cache: ${put.status}`);
+        for (const route of ROUTES) {
+          const url = `${base}${route}`;
+          await closedLoad(url, 1, options.connections, options.wrk); // warm-up: JIT
+          const cpuBefore = cpuSeconds(child.pid);
+          const measured = await closedLoad(url, options.seconds, options.connections, options.wrk);
+          const cpu = cpuSeconds(child.pid) - cpuBefore;
+          results.set(route, {
+            rps: measured.rps,
+            p99Ms: measured.p99Ms,
+            cpuUs: cpu / measured.requests * 1e6,
+          });
+        }
+      },
+    );
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
     await Deno.remove(dir, { recursive: true });
   }
   return results;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function line(result: Result): string {
@@ -293,11 +219,7 @@ async function bench(): Promise<void> {
 
   const summary = (variant: Variant, route: string): Result => {
     const results = samples.get(key(variant, route)) ?? [];
-    return {
-      rps: median(results.map((r) => r.rps)),
-      p99Ms: median(results.map((r) => r.p99Ms)),
-      cpuUs: median(results.map((r) => r.cpuUs)),
-    };
+    return { ...medianResult(results), cpuUs: median(results.map((r) => r.cpuUs)) };
   };
   console.log(
     "\nmedian of rounds; throughput = req/s / off's, capacity = off's CPU per request / this one's",

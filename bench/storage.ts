@@ -23,6 +23,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { freePort, median, waitUntilUp } from "./_load.ts";
 
 const MiB = 2 ** 20;
 const endpoint = Deno.env.get("S3_ENDPOINT") ?? "http://127.0.0.1:9000";
@@ -49,27 +50,6 @@ async function serveChild(configFile: string): Promise<never> {
   Deno.exit(await serve(config, { registry, source: configFile }));
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function waitUntilReady(url: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    try {
-      const response = await fetch(url);
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} never became ready`);
-}
-
 /** Resident set size and its peak (kB -> bytes) of a process. */
 async function memory(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
@@ -85,11 +65,6 @@ async function resetPeak(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function consume(stream: ReadableStream<Uint8Array> | null | undefined): Promise<number> {
@@ -174,7 +149,7 @@ async function main(): Promise<void> {
   }).spawn();
   const base = `http://127.0.0.1:${port}/v1/storage`;
   try {
-    await waitUntilReady(`http://127.0.0.1:${port}/ready`);
+    await waitUntilUp(`http://127.0.0.1:${port}/ready`, { attempts: 400 });
     const large = new Uint8Array(largeMiB * MiB);
     for (let at = 0; at < large.length; at += 65_536) {
       crypto.getRandomValues(large.subarray(at, at + 65_536));
