@@ -1,7 +1,11 @@
 /**
- * `deno task bench`: load-tests `GET /health` of edgebox (all default middleware on, access
- * log included) against a bare `Deno.serve` handler and a bare Hono app, in the same run, and
- * prints req/s, p99 latency and the ratios to the baselines.
+ * `deno task bench`: load-tests `GET /health` of edgebox (built-in config, all default
+ * middleware on) against a bare `Deno.serve` handler and a bare Hono app, in the same run, and
+ * prints req/s, p99 latency and the ratios to the baselines. Two more rows put the figures in
+ * context: `Deno.serve` sending the same headers as edgebox (`Content-Type` and
+ * `X-Request-Id`), and edgebox on `GET /v1/echo`, a plugin route that also passes the auth
+ * check, the availability gate and writes an access log line (the probes write none by default,
+ * see `log.skipPaths`).
  *
  * Load comes from wrk when installed, else autocannon from npm (run with Node). Tune with
  * BENCH_DURATION (seconds, default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3;
@@ -24,20 +28,28 @@ const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 50);
 const rounds = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const root = new URL("..", import.meta.url).pathname;
 
-const targets: { name: string; args: string[] }[] = [
-  { name: "bare Deno.serve", args: ["run", "--allow-net", `${root}bench/targets/bare_deno.ts`] },
-  { name: "bare Hono", args: ["run", "--allow-net", `${root}bench/targets/bare_hono.ts`] },
-  { name: "edgebox", args: ["run", "--allow-all", `${root}main.ts`, "serve", "--port"] },
+const bareDeno = ["run", "--allow-net", `${root}bench/targets/bare_deno.ts`];
+const edgebox = ["run", "--allow-all", `${root}main.ts`, "serve", "--port"];
+const targets: { name: string; args: string[]; path: string; flags?: string[] }[] = [
+  { name: "bare Deno.serve", args: bareDeno, path: "/health" },
+  { name: "Deno.serve +id", args: bareDeno, path: "/health", flags: ["--request-id"] },
+  {
+    name: "bare Hono",
+    args: ["run", "--allow-net", `${root}bench/targets/bare_hono.ts`],
+    path: "/health",
+  },
+  { name: "edgebox", args: edgebox, path: "/health" },
+  { name: "edgebox /v1/echo", args: edgebox, path: "/v1/echo" },
 ];
 
 async function measure(target: (typeof targets)[number], wrk: boolean): Promise<LoadResult> {
   const port = freePort();
-  const url = `http://127.0.0.1:${port}/health`;
+  const url = `http://127.0.0.1:${port}${target.path}`;
   return await withServer(
     Deno.execPath(),
-    [...target.args, String(port)],
+    [...target.args, String(port), ...(target.flags ?? [])],
     url,
-    // edgebox still formats and writes its access log; only the terminal is spared
+    // edgebox still formats and writes its log lines; only the terminal is spared
     { env: { NO_COLOR: "1" } },
     async () => {
       await closedLoad(url, 2, connections, wrk); // warm-up: JIT and connection pools
@@ -72,9 +84,11 @@ for (const [name, result] of summary) {
       }% of Hono`,
   );
 }
-const edgebox = summary.get("edgebox")!;
+const health = summary.get("edgebox")!;
+const sameHeaders = summary.get("Deno.serve +id")!;
 console.log(
-  `\nedgebox / Deno.serve throughput ratio: ${
-    (edgebox.rps / deno.rps).toFixed(3)
-  } (target >= 0.80)`,
+  `\nedgebox /health / Deno.serve throughput ratio: ${(health.rps / deno.rps).toFixed(3)}` +
+    ` (target >= 0.80); / Deno.serve with the same headers: ${
+      (health.rps / sameHeaders.rps).toFixed(3)
+    }`,
 );

@@ -64,11 +64,18 @@ export const AuthConfig = z.strictObject({
   keys: z.array(ApiKey).max(1_000).default([]),
 });
 
-/** `log:` — level and format. */
+/** `log:` — level, format, and the paths the access log leaves out. */
 export const LogConfig = z.strictObject({
   level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** Left out: pretty on a terminal, JSON lines otherwise. */
   format: z.enum(["json", "pretty"]).optional(),
+  /**
+   * Exact request paths that get no access log line. By default the probes, which load
+   * balancers and kubelets call every few seconds: their lines would drown the ones that matter
+   * (tracing leaves them out by default too). A failure is still logged as `request failed`.
+   */
+  skipPaths: z.array(z.string().startsWith("/", "A path starts with /").max(1_024)).max(100)
+    .default(["/health", "/ready"]),
 });
 
 /** The fields every plugin block has, besides the plugin's own. */

@@ -63,30 +63,42 @@ export class PromMetrics implements Metrics {
 
   counter(name: string, help: string, labelNames: readonly string[] = []): CoreCounter {
     return this.#family(name, "counter", labelNames, () => {
+      // A frozen label set (the core's per-route sets) counts into a plain cell on the hot path;
+      // prom-client receives the cells' totals when it collects, just before a scrape reads them.
+      const cells = new Map<Labels, { pending: number }>();
       const metric = new Counter({
         name,
         help,
         labelNames: [...labelNames],
         registers: [this.#options.registry],
+        collect() {
+          for (const [labels, cell] of cells) {
+            if (cell.pending === 0) continue;
+            this.inc(labels, cell.pending);
+            cell.pending = 0;
+          }
+        },
       });
       const admit = this.#admission(name, labelNames);
-      const bound = new WeakMap<Labels, { inc(value: number): void }>();
+      const maxCells = this.#options.maxSeries;
       return {
         inc: (labels?: Labels, value = 1) => {
-          // A frozen label set is bound once: no admission check or label hashing per call.
-          const child = labels && Object.isFrozen(labels) ? bound.get(labels) : undefined;
-          if (child) return child.inc(value);
-          if (!admit(labels)) return;
-          if (labels && Object.isFrozen(labels)) {
-            const made = metric.labels(labels);
-            bound.set(labels, made);
-            return made.inc(value);
+          const cell = labels ? cells.get(labels) : undefined;
+          if (cell && value >= 0) {
+            cell.pending += value;
+            return;
           }
+          if (!cell && !admit(labels)) return;
           try {
+            // The first sight of a label set goes through prom-client, which validates it.
             if (labels) metric.inc(labels, value);
             else metric.inc(value);
           } catch (error) {
             this.#report(name, "Cannot record metric", error);
+            return;
+          }
+          if (!cell && labels && Object.isFrozen(labels) && cells.size < maxCells) {
+            cells.set(labels, { pending: 0 });
           }
         },
       };

@@ -459,6 +459,40 @@ Deno.test(
   },
 );
 
+Deno.test("probe requests get no access log line by default", SANITIZED, async () => {
+  const h = harness();
+  const { log, lines } = capturingLog();
+  await using running = await openApp(yaml(), h.registry, { log });
+
+  for (const path of ["/health", "/ready", "/v1/echo"]) {
+    const response = await running.request(path, { headers: { "x-request-id": "req-probe" } });
+    await response.body?.cancel();
+  }
+
+  const routes = lines.filter((l) => l.msg === "request" && l.requestId === "req-probe")
+    .map((l) => l.route);
+  assert.deepEqual(routes, ["/v1/echo"]);
+});
+
+Deno.test("log.skipPaths replaces the paths the access log leaves out", SANITIZED, async () => {
+  const h = harness();
+  const { log, lines } = capturingLog();
+  await using running = await openApp(
+    yaml({}, { log: { skipPaths: ["/v1/echo"] } }),
+    h.registry,
+    { log },
+  );
+
+  for (const path of ["/health", "/v1/echo"]) {
+    const response = await running.request(path, { headers: { "x-request-id": "req-skip" } });
+    await response.body?.cancel();
+  }
+
+  const routes = lines.filter((l) => l.msg === "request" && l.requestId === "req-skip")
+    .map((l) => l.route);
+  assert.deepEqual(routes, ["/health"]);
+});
+
 // --- degraded plugins --------------------------------------------------------------------
 
 Deno.test(

@@ -72,6 +72,22 @@ Deno.test("http_requests_total moves with each request", SANITIZED, async () => 
   assert.equal(valueOf(await scrape(running), "http_requests_total", labels), before + 1);
 });
 
+Deno.test("liveness probes are counted under route /health", SANITIZED, async () => {
+  await using running = await openObservedApp();
+  const labels = { method: "GET", route: "/health", status: "200" };
+  const before = valueOf(await scrape(running), "http_requests_total", labels) ?? 0;
+
+  for (let i = 0; i < 3; i++) {
+    const response = await running.request("/health");
+    await response.body?.cancel();
+  }
+
+  const families = await scrape(running);
+  assert.equal(valueOf(families, "http_requests_total", labels), before + 3);
+  const [timed] = series(families, "http_request_duration_seconds", labels);
+  assert.ok(Number(timed?.count) >= 3, "each probe is timed too");
+});
+
 Deno.test("a path no route matches is labelled (unmatched)", SANITIZED, async () => {
   await using running = await openObservedApp();
   const response = await running.request("/no/such/path/12345");
