@@ -24,6 +24,7 @@ import { docsPage } from "./docs_page.ts";
 import { redact } from "./redact.ts";
 import { requestIdFor } from "./request_id.ts";
 import { createRouter } from "./routes.ts";
+import { messageOf } from "./timing.ts";
 import { VERSION } from "./version.ts";
 import { type RequestSpan, startRequestSpan, type TelemetryHub } from "./telemetry.ts";
 import {
@@ -143,7 +144,7 @@ export function createApp(options: AppOptions): EdgeboxApp {
 
   app.onError((error, c) => {
     const problem = toEdgeboxError(error);
-    if (problem.status >= 500) logFailure(c.env?.log ?? log, error);
+    if (isFailure(problem)) logFailure(c.env?.log ?? log, error);
     return problemResponse(problem, { requestId: c.env?.requestId, instance: c.req.path });
   });
 
@@ -350,7 +351,7 @@ function wrap(
     };
     const fail = (error: unknown): Response => {
       const problem = toEdgeboxError(error);
-      if (problem.status >= 500) logFailure(log.child({ requestId }), error);
+      if (isFailure(problem)) logFailure(log.child({ requestId }), error);
       return finish(problemResponse(problem, { requestId, instance: path }));
     };
 
@@ -432,16 +433,54 @@ function routeTemplate(app: OpenAPIHono<AppEnv>, method: string, path: string): 
   const [handlers] = app.router.match(method === "HEAD" ? "GET" : method, path);
   for (let i = handlers.length - 1; i >= 0; i--) {
     const route = (handlers[i]![0] as unknown as [unknown, { method: string; path: string }])[1];
-    if (route.method !== "ALL") return route.path;
+    if (route.method !== "ALL") return withoutPatterns(route.path);
   }
   return "(unmatched)";
 }
 
+const patternless = new Map<string, string>();
+
+/** `/objects/:key{[\s\S]+}` -> `/objects/:key`: a parameter's pattern is not part of the name. */
+function withoutPatterns(path: string): string {
+  if (!path.includes("{")) return path;
+  let name = patternless.get(path);
+  if (name === undefined) {
+    name = "";
+    let depth = 0;
+    for (const char of path) {
+      if (char === "{") depth++;
+      else if (char === "}" && depth > 0) depth--;
+      else if (depth === 0) name += char;
+    }
+    patternless.set(path, name); // bounded: one entry per route that has a pattern
+  }
+  return name;
+}
+
+/**
+ * Whether an error answer deserves an error line of its own: a bug (500) or a backend that
+ * failed (502, 507). A 503 or 504 says a plugin is unavailable or slow, which the lifecycle
+ * already logs when it happens, and the access log line records each such answer.
+ */
+function isFailure(problem: EdgeboxError): boolean {
+  return problem.status >= 500 && problem.status !== 503 && problem.status !== 504;
+}
+
+/** Logs a failed request: a bug with its stack, a known error by code and cause. */
 function logFailure(log: Logger, error: unknown): void {
+  if (error instanceof EdgeboxError && error.code !== "core.internal") {
+    log.error("request failed", {
+      code: error.code,
+      detail: error.message,
+      ...(error.cause === undefined ? {} : { cause: messageOf(error.cause) }),
+    });
+    return;
+  }
+  const bug = error instanceof EdgeboxError && error.cause !== undefined ? error.cause : error;
   log.error("request failed", {
-    error: error instanceof Error
-      ? { name: error.name, message: error.message, stack: error.stack }
-      : String(error),
+    error: bug instanceof Error
+      ? { name: bug.name, message: bug.message, stack: bug.stack }
+      : String(bug),
   });
 }
 

@@ -1,15 +1,18 @@
 /**
  * Process metrics under Deno. prom-client's default collectors were checked one by one under
- * Deno 2: CPU, start time, resident/virtual memory, file descriptors and V8 heap report real
- * values and are kept; its event loop lag reads zeros (Deno's `monitorEventLoopDelay` is a stub),
- * GC durations never arrive, and active handles/requests are always empty, so those are left
- * out. Event loop lag is measured here with a small interval timer instead, and open sockets
- * are counted from `/proc/self/fd` (Linux; the gauge is simply absent elsewhere).
+ * Deno 2: CPU, start time, file descriptors and V8 heap report real values and are kept; its
+ * event loop lag reads zeros (Deno's `monitorEventLoopDelay` is a stub), GC durations never
+ * arrive, and active handles/requests are always empty, so those are left out. Event loop lag is
+ * measured here with a small interval timer instead.
+ *
+ * Deno lets a program read `/proc/self` only with `--allow-all`, which neither `deno task start`
+ * nor the compiled binary grants. Resident memory therefore comes from `Deno.memoryUsage()`, and
+ * what only `/proc` knows (virtual memory, descriptors, open sockets) is registered only where it
+ * can be read: an absent series says "unknown", where a 0 would lie.
  */
 import { Gauge, Histogram, type Registry } from "prom-client";
 import processCpuTotal from "prom-client/lib/metrics/processCpuTotal.js";
 import processStartTime from "prom-client/lib/metrics/processStartTime.js";
-import osMemoryHeap from "prom-client/lib/metrics/osMemoryHeap.js";
 import processOpenFileDescriptors from "prom-client/lib/metrics/processOpenFileDescriptors.js";
 import processMaxFileDescriptors from "prom-client/lib/metrics/processMaxFileDescriptors.js";
 import heapSizeAndUsed from "prom-client/lib/metrics/heapSizeAndUsed.js";
@@ -25,16 +28,16 @@ const MAX_FDS_SCANNED = 100_000;
 
 type Collector = (registry: Registry, config?: Record<string, unknown>) => void;
 
-/** The prom-client collectors that report real values under Deno. */
+/** The prom-client collectors that report real values under Deno with any permissions. */
 const WORKING_COLLECTORS = [
   processCpuTotal,
   processStartTime,
-  osMemoryHeap,
-  processOpenFileDescriptors,
-  processMaxFileDescriptors,
   heapSizeAndUsed,
   heapSpacesSizeAndUsed,
 ] as Collector[];
+
+/** The ones that read `/proc/self/fd` and `/proc/self/limits`. */
+const PROC_FD_COLLECTORS = [processOpenFileDescriptors, processMaxFileDescriptors] as Collector[];
 
 /** Process metrics whose sampler runs between `start` and `stop`. */
 export interface ProcessMetrics {
@@ -50,6 +53,17 @@ export function registerProcessMetrics(
   options: { lagInterval: number },
 ): ProcessMetrics {
   for (const collect of WORKING_COLLECTORS) collect(registry, {});
+  const procReadable = canRead("/proc/self/fd") && canRead("/proc/self/limits");
+  if (procReadable) { for (const collect of PROC_FD_COLLECTORS) collect(registry, {}); }
+
+  new Gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident memory size in bytes.",
+    registers: [registry],
+    collect() {
+      this.set(Deno.memoryUsage().rss);
+    },
+  });
 
   new Gauge({
     name: "edgebox_build_info",
@@ -58,36 +72,43 @@ export function registerProcessMetrics(
     registers: [registry],
   }).set({ version: VERSION, deno: Deno.version.deno, v8: Deno.version.v8 }, 1);
 
-  new Gauge({
-    name: "edgebox_open_sockets",
-    help: "Open sockets of the process: client connections, listeners and backend connections",
-    registers: [registry],
-    collect() {
-      const sockets = countSockets();
-      if (sockets === undefined) this.reset();
-      else this.set(sockets);
-    },
-  });
+  if (procReadable) {
+    new Gauge({
+      name: "edgebox_open_sockets",
+      help: "Open sockets of the process: client connections, listeners and backend connections",
+      registers: [registry],
+      collect() {
+        this.set(countSockets());
+      },
+    });
+  }
 
   const lag = new EventLoopLag(registry, options.lagInterval);
   return { start: () => lag.start(), stop: () => lag.stop() };
 }
 
-/** Sockets among the process's open file descriptors, or undefined where /proc is missing. */
-function countSockets(): number | undefined {
+/** Whether this process may read `path` (Linux, and permission to read `/proc`). */
+function canRead(path: string): boolean {
+  try {
+    if (Deno.statSync(path).isDirectory) Deno.readDirSync(path)[Symbol.iterator]().next();
+    else Deno.readFileSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sockets among the process's open file descriptors. */
+function countSockets(): number {
   let sockets = 0;
   let scanned = 0;
-  try {
-    for (const entry of Deno.readDirSync("/proc/self/fd")) {
-      if (++scanned > MAX_FDS_SCANNED) break;
-      try {
-        if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith("socket:")) sockets++;
-      } catch {
-        // The descriptor closed while we were counting; it is no longer open.
-      }
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    if (++scanned > MAX_FDS_SCANNED) break;
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith("socket:")) sockets++;
+    } catch {
+      // The descriptor closed while we were counting; it is no longer open.
     }
-  } catch {
-    return undefined; // Not Linux, or no read permission on /proc.
   }
   return sockets;
 }

@@ -388,6 +388,25 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "a 503 from a degraded plugin is no error line: the lifecycle reported the cause",
+  SANITIZED,
+  async () => {
+    const h = harness();
+    const { log, lines } = capturingLog();
+    await using running = await openApp(yaml({ db: {} }), h.registry, { log });
+    h.behaviour("db").readyStatus = "down";
+    await waitFor(() => stateOf(running, "db") === "degraded", "db to turn degraded");
+
+    const response = await running.request("/v1/db", { headers: { "x-request-id": "req-quiet" } });
+
+    assert.equal(response.status, 503);
+    await response.body?.cancel();
+    const mine = lines.filter((l) => l.requestId === "req-quiet");
+    assert.deepEqual(mine.map((l) => [l.level, l.msg]), [["info", "request"]]);
+  },
+);
+
 // --- request ids -------------------------------------------------------------------------
 
 Deno.test("a well-formed X-Request-Id is kept and echoed in the response", SANITIZED, async () => {

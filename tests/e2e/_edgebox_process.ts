@@ -19,6 +19,8 @@ export interface SpawnOptions {
   args?: string[];
   /** Run this executable instead of `deno run main.ts`. */
   binary?: string;
+  /** Permission flags of `deno run` (default `--allow-all`). */
+  permissions?: string[];
   env?: Record<string, string>;
 }
 
@@ -35,7 +37,12 @@ export async function spawnEdgebox(options: SpawnOptions = {}): Promise<EdgeboxP
       env: { ...options.env, NO_COLOR: "1" },
     })
     : new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", new URL("../../main.ts", import.meta.url).pathname, ...args],
+      args: [
+        "run",
+        ...(options.permissions ?? ["--allow-all"]),
+        new URL("../../main.ts", import.meta.url).pathname,
+        ...args,
+      ],
       stdout: "null",
       stderr: "piped",
       env: { ...options.env, NO_COLOR: "1" },
@@ -129,4 +136,12 @@ export async function waitForStatus(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${url} did not answer ${status} within ${timeoutMs}ms (last: ${last})`);
+}
+
+/** The permission flags `deno task start` runs main.ts with, read from deno.json. */
+export async function startTaskPermissions(): Promise<string[]> {
+  const denoJson = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  ) as { tasks: { start: string } };
+  return denoJson.tasks.start.split(/\s+/).filter((word) => word.startsWith("--allow-"));
 }

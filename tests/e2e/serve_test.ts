@@ -1,6 +1,12 @@
 /** Black-box tests of `edgebox serve`: the real process, over real HTTP, with real signals. */
 import assert from "node:assert/strict";
-import { runEdgebox, spawnEdgebox, waitForStatus } from "./_edgebox_process.ts";
+import { family, parseMetrics, valueOf } from "../plugins/_observability_helpers.ts";
+import {
+  runEdgebox,
+  spawnEdgebox,
+  startTaskPermissions,
+  waitForStatus,
+} from "./_edgebox_process.ts";
 
 async function withConfig<T>(yaml: string, fn: (file: string) => Promise<T>): Promise<T> {
   const file = await Deno.makeTempFile({ suffix: ".yaml" });
@@ -28,6 +34,28 @@ Deno.test("serve with the built-in config becomes ready and answers the core rou
     assert.equal((await edgebox.exited()).code, 0);
   }
 });
+
+Deno.test(
+  "with deno task start's permissions, process metrics are real or absent, never a made-up 0",
+  async () => {
+    const permissions = await startTaskPermissions();
+    assert.ok(!permissions.includes("--allow-all"), "the start task grants narrow permissions");
+    const edgebox = await spawnEdgebox({ permissions });
+    try {
+      await waitForStatus(`${edgebox.url}/ready`, 200);
+      const families = parseMetrics(await (await fetch(`${edgebox.url}/metrics`)).text());
+
+      assert.ok(valueOf(families, "process_resident_memory_bytes")! > 1_000_000);
+      assert.ok(valueOf(families, "process_cpu_seconds_total")! > 0);
+      for (const name of ["process_open_fds", "process_max_fds", "edgebox_open_sockets"]) {
+        if (family(families, name)) assert.ok(valueOf(families, name)! > 0, `${name} is > 0`);
+      }
+    } finally {
+      edgebox.kill();
+      assert.equal((await edgebox.exited()).code, 0);
+    }
+  },
+);
 
 Deno.test("SIGTERM lets an in-flight request complete, then exits 0", async () => {
   const edgebox = await spawnEdgebox();

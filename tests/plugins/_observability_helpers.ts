@@ -53,6 +53,7 @@ export const widgetsPlugin = definePlugin({
       served.inc({ outcome: "ok" });
       return c.json(rendered);
     });
+    routes.get("/files/:path{.+}", (c) => c.json({ path: c.req.param("path") }));
     routes.get("/explode", async (c) => {
       await driver.explode();
       return c.json({});

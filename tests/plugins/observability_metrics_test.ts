@@ -88,6 +88,20 @@ Deno.test("liveness probes are counted under route /health", SANITIZED, async ()
   assert.ok(Number(timed?.count) >= 3, "each probe is timed too");
 });
 
+Deno.test("a parameter's pattern is not part of the route label", SANITIZED, async () => {
+  await using running = await openObservedApp();
+  const response = await running.request("/v1/widgets/files/a/b/c.txt");
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+
+  const families = await scrape(running);
+
+  assert.equal(
+    valueOf(families, "http_requests_total", { route: "/v1/widgets/files/:path" }),
+    1,
+  );
+});
+
 Deno.test("a path no route matches is labelled (unmatched)", SANITIZED, async () => {
   await using running = await openObservedApp();
   const response = await running.request("/no/such/path/12345");
