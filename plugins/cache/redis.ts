@@ -4,9 +4,14 @@
  * while disconnected fails at once), every command has `commandTimeout`, in-flight commands are
  * never resent after a reconnect (an `incr` must not count twice), and reconnects back off to
  * `retryMaxDelay` and go on until the driver is closed.
+ *
+ * The command timeout is kept by one shared {@linkcode Deadlines} timer rather than ioredis'
+ * own, which arms a Node timer per command; and commands are written as they come rather than
+ * auto-pipelined: both measured faster under load (bench/cache.ts).
  */
 import { Buffer } from "node:buffer";
 import { Redis } from "ioredis";
+import { Deadlines } from "../../core/deadlines.ts";
 import { EdgeboxError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { HealthReport } from "../../core/plugin.ts";
@@ -74,6 +79,7 @@ export class RedisCache implements CacheDriver {
   readonly backend = "redis";
   readonly features: ReadonlySet<CacheFeature> = new Set<CacheFeature>(["shared"]);
   readonly #client: Redis;
+  readonly #deadlines: Deadlines;
   readonly #scripts: Record<ScriptName, Script>;
   readonly #prefix: string;
   readonly #limits: CacheLimits;
@@ -93,15 +99,15 @@ export class RedisCache implements CacheDriver {
     this.#log = options.log;
     this.#onLookup = options.onLookup;
     const maxDelay = options.retryMaxDelay;
+    this.#deadlines = new Deadlines(options.commandTimeout);
     this.#client = new Redis(options.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
-      commandTimeout: options.commandTimeout,
       connectTimeout: options.connectTimeout,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       disconnectTimeout: DISCONNECT_TIMEOUT,
-      enableAutoPipelining: true,
+      enableAutoPipelining: false,
       retryStrategy: (times) => backoff(times - 1, 50, maxDelay),
       scripts: SCRIPTS,
     });
@@ -119,7 +125,7 @@ export class RedisCache implements CacheDriver {
     try {
       // While ioredis is (re)connecting on its own, a ping says whether it got there.
       if (status === "wait" || status === "end") await this.#client.connect();
-      await this.#client.ping();
+      await this.#timed(this.#client.ping());
     } catch (error) {
       throw this.#fail(error);
     }
@@ -131,7 +137,7 @@ export class RedisCache implements CacheDriver {
       return { status: "down", detail: `redis at ${this.#where} is ${status}` };
     }
     try {
-      await this.#client.ping();
+      await this.#timed(this.#client.ping());
       return { status: "ready" };
     } catch (error) {
       return { status: "down", detail: `redis at ${this.#where}: ${messageOf(error)}` };
@@ -261,7 +267,7 @@ export class RedisCache implements CacheDriver {
     checkKey(key, this.#limits);
     checkName(field, this.#limits.maxFieldBytes, "field", "cache.field_invalid");
     try {
-      return await this.#client.hdel(this.#name(key), field) === 1;
+      return await this.#timed(this.#client.hdel(this.#name(key), field)) === 1;
     } catch (error) {
       throw this.#fail(error, key);
     }
@@ -361,13 +367,13 @@ export class RedisCache implements CacheDriver {
       let next: string;
       let batch: string[];
       try {
-        [next, batch] = await this.#client.scan(
+        [next, batch] = await this.#timed(this.#client.scan(
           scan,
           "MATCH",
           pattern,
           "COUNT",
           Math.max(options.limit - keys.length, 10),
-        );
+        ));
       } catch (error) {
         throw this.#fail(error);
       }
@@ -405,14 +411,14 @@ export class RedisCache implements CacheDriver {
     let removed = 0;
     try {
       do {
-        const [next, names] = await this.#client.scan(
+        const [next, names] = await this.#timed(this.#client.scan(
           cursor,
           "MATCH",
           pattern,
           "COUNT",
           PURGE_BATCH,
-        );
-        if (names.length > 0) removed += await this.#client.unlink(...names);
+        ));
+        if (names.length > 0) removed += await this.#timed(this.#client.unlink(...names));
         cursor = next;
       } while (cursor !== "0");
     } catch (error) {
@@ -422,8 +428,16 @@ export class RedisCache implements CacheDriver {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#disconnect();
+    this.#closing ??= this.#disconnect().finally(() => this.#deadlines.close());
     return this.#closing;
+  }
+
+  /** `command`, failing once it has taken longer than `commandTimeout`. */
+  #timed<T>(command: Promise<T>): Promise<T> {
+    return this.#deadlines.run(
+      command,
+      () => new Error(`Command timed out after ${this.#deadlines.timeout}ms`),
+    );
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -461,7 +475,7 @@ export class RedisCache implements CacheDriver {
     ...args: (string | number | Buffer)[]
   ): Promise<Reply> {
     try {
-      return await this.#scripts[script](...args);
+      return await this.#timed(this.#scripts[script](...args));
     } catch (error) {
       throw this.#fail(error, key);
     }
