@@ -97,7 +97,16 @@ export class TelemetryHub implements Metrics {
 /** Metrics whose every series carries fixed labels (a plugin's `instance`, `type`). */
 export function labelledMetrics(metrics: Metrics, fixed: Labels): Metrics {
   const names = Object.keys(fixed);
-  const merge = (labels?: Labels) => (labels ? { ...labels, ...fixed } : fixed);
+  const always = Object.freeze({ ...fixed });
+  // A frozen label set stays one frozen object once merged, so backends can bind it once.
+  const merged = new WeakMap<Labels, Labels>();
+  const merge = (labels?: Labels): Labels => {
+    if (!labels) return always;
+    if (!Object.isFrozen(labels)) return { ...labels, ...fixed };
+    let result = merged.get(labels);
+    if (!result) merged.set(labels, result = Object.freeze({ ...labels, ...fixed }));
+    return result;
+  };
   return {
     counter: (name, help, labelNames = []) => {
       const counter = metrics.counter(name, help, [...labelNames, ...names]);
@@ -178,10 +187,14 @@ export function instrumentDriver<T extends object>(
       }
       if (wrapped.has(property)) return wrapped.get(property);
       const operation = `${options.type}.${property}`;
+      const outcomes = {
+        ok: Object.freeze({ operation: property, outcome: "ok" }),
+        error: Object.freeze({ operation: property, outcome: "error" }),
+      };
       const method = function (this: unknown, ...args: unknown[]) {
         const started = performance.now();
-        const observe = (outcome: string) =>
-          latency.observe((performance.now() - started) / 1000, { operation: property, outcome });
+        const observe = (outcome: "ok" | "error") =>
+          latency.observe((performance.now() - started) / 1000, outcomes[outcome]);
         const call = () => {
           const result = (value as (...a: unknown[]) => unknown).apply(target, args);
           if (!(result instanceof Promise)) return result;

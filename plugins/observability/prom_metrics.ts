@@ -107,30 +107,47 @@ export class PromMetrics implements Metrics {
 
   histogram(name: string, help: string, labelNames: readonly string[] = []): CoreHistogram {
     return this.#family(name, "histogram", labelNames, () => {
+      const buckets = [...this.#options.buckets];
       const metric = new Histogram({
         name,
         help,
         labelNames: [...labelNames],
-        buckets: [...this.#options.buckets],
+        buckets,
         registers: [this.#options.registry],
       });
       const admit = this.#admission(name, labelNames);
-      const bound = new WeakMap<Labels, { observe(value: number): void }>();
+      let cells = new WeakMap<Labels, HistogramSeries>();
+      const reset = metric.reset.bind(metric);
+      metric.reset = () => {
+        reset();
+        cells = new WeakMap(); // the series recorded so far are gone
+      };
       return {
         observe: (value: number, labels?: Labels) => {
-          const child = labels && Object.isFrozen(labels) ? bound.get(labels) : undefined;
-          if (child) return child.observe(value);
-          if (!admit(labels)) return;
-          if (labels && Object.isFrozen(labels)) {
-            const made = metric.labels(labels);
-            bound.set(labels, made);
-            return made.observe(value);
+          const series = labels ? cells.get(labels) : undefined;
+          if (series && Number.isFinite(value)) {
+            series.sum += value;
+            series.count += 1;
+            for (const bound of buckets) {
+              if (value <= bound) {
+                series.bucketValues[bound]! += 1;
+                break;
+              }
+            }
+            return;
           }
+          if (!series && !admit(labels)) return;
           try {
+            // The first sight of a label set goes through prom-client, which validates it.
             if (labels) metric.observe(labels, value);
             else metric.observe(value);
           } catch (error) {
             this.#report(name, "Cannot record metric", error);
+            return;
+          }
+          if (!series && labels && Object.isFrozen(labels)) {
+            const found = seriesOf(metric, labels);
+            if (found) cells.set(labels, found);
           }
         },
       };
@@ -217,6 +234,31 @@ export class PromMetrics implements Metrics {
 }
 
 PromMetrics satisfies new (options: PromMetricsOptions) => Metrics;
+
+/** What prom-client 15 keeps for one histogram series (pinned in deno.json). */
+interface HistogramSeries {
+  labels: Labels;
+  sum: number;
+  count: number;
+  /** Per-bucket (not cumulative) counts, keyed by upper bound; +Inf is `count`. */
+  bucketValues: Record<number, number>;
+}
+
+/**
+ * prom-client's record of the series it created for `labels`. It keeps the very label object
+ * it was first given, so a frozen label set is looked up once and then counted into directly,
+ * where `observe` would join the labels into a key and look that up on every call. This reads
+ * prom-client's internals; the histogram tests read the figures back through a real parser.
+ */
+function seriesOf(metric: Histogram, labels: Labels): HistogramSeries | undefined {
+  const map = (metric as unknown as { hashMap?: Record<string, HistogramSeries> }).hashMap;
+  if (!map) return undefined;
+  for (const key in map) {
+    const series = map[key]!;
+    if (series.labels === labels && typeof series.count === "number") return series;
+  }
+  return undefined;
+}
 
 /**
  * Remembers the label sets a metric has seen, as a tree of maps keyed by each label's value in

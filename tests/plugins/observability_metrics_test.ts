@@ -389,6 +389,37 @@ function promMetrics(maxSeries = 100) {
   return { registry, metrics, problems };
 }
 
+Deno.test(
+  "a frozen label set, counted without prom-client's lookup, exports the same figures",
+  async () => {
+    const { registry, metrics } = promMetrics();
+    const counter = metrics.counter("hits_total", "Hits", ["route"]);
+    const histogram = metrics.histogram("took_seconds", "Took", ["route"]);
+    const frozen = Object.freeze({ route: "/a" });
+    const values = [0.0005, 0.003, 0.003, 0.2, 7];
+
+    for (const value of values) {
+      counter.inc(frozen);
+      counter.inc({ route: "/b" });
+      histogram.observe(value, frozen);
+      histogram.observe(value, { route: "/b" });
+    }
+    counter.inc(frozen, 2);
+
+    const families = parseMetrics(await registry.metrics());
+    assert.equal(valueOf(families, "hits_total", { route: "/a" }), values.length + 2);
+    assert.equal(valueOf(families, "hits_total", { route: "/b" }), values.length);
+    const [fast] = series(families, "took_seconds", { route: "/a" });
+    const [plain] = series(families, "took_seconds", { route: "/b" });
+    assert.ok(fast && plain);
+    assert.deepEqual(fast.buckets, plain.buckets);
+    assert.equal(fast.count, String(values.length));
+    assert.equal(Number(fast.sum), Number(plain.sum));
+    assert.equal(fast.buckets?.["0.1"], "3"); // buckets [0.1, 1]: cumulative counts
+    assert.equal(fast.buckets?.["+Inf"], String(values.length));
+  },
+);
+
 Deno.test("asking twice for one metric name returns the same instrument", async () => {
   const { registry, metrics } = promMetrics();
 
