@@ -35,7 +35,7 @@ const rounds = Number(Deno.env.get("STORAGE_BENCH_ROUNDS") ?? 3);
 const seconds = Number(Deno.env.get("STORAGE_BENCH_SECONDS") ?? 5);
 const concurrency = Number(Deno.env.get("STORAGE_BENCH_CONCURRENCY") ?? 4);
 const partSize = 8 * MiB;
-const uploadConcurrency = 4;
+const uploadConcurrency = Number(Deno.env.get("STORAGE_BENCH_UPLOAD_CONCURRENCY") ?? 4);
 const root = new URL("..", import.meta.url).pathname;
 
 /** Child mode: serve edgebox with the storage plugin registered, from a config file. */
@@ -284,7 +284,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `${"chunked upload".padEnd(18)} ${m("chunked").toFixed(2)} s ${mbps(m("chunked"))}  ` +
-        `(no Content-Length; the core buffers it)${" ".repeat(33)}${mib(growth.chunked!)}`,
+        `(no Content-Length; counted as it streams)${" ".repeat(33)}${mib(growth.chunked!)}`,
     );
     console.log(
       `PUT 1 MiB x${concurrency}        ${smallEdgePut.toFixed(0).padStart(4)} obj/s         ${

@@ -156,21 +156,44 @@ export class PromMetrics implements Metrics {
 
   gauge(name: string, help: string, labelNames: readonly string[] = []): CoreGauge {
     return this.#family(name, "gauge", labelNames, () => {
+      // As for counters: a frozen label set (and the unlabelled series) keeps its latest value
+      // in a plain cell, handed to prom-client when it collects.
+      const cells = new Map<Labels | undefined, { value: number; dirty: boolean }>();
       const metric = new Gauge({
         name,
         help,
         labelNames: [...labelNames],
         registers: [this.#options.registry],
+        collect() {
+          for (const [labels, cell] of cells) {
+            if (!cell.dirty) continue;
+            if (labels) this.set(labels, cell.value);
+            else this.set(cell.value);
+            cell.dirty = false;
+          }
+        },
       });
       const admit = this.#admission(name, labelNames);
+      const maxCells = this.#options.maxSeries;
       return {
         set: (value: number, labels?: Labels) => {
-          if (!admit(labels)) return;
+          const cell = cells.get(labels);
+          if (cell && Number.isFinite(value)) {
+            cell.value = value;
+            cell.dirty = true;
+            return;
+          }
+          if (!cell && !admit(labels)) return;
           try {
+            // The first sight of a label set goes through prom-client, which validates it.
             if (labels) metric.set(labels, value);
             else metric.set(value);
           } catch (error) {
             this.#report(name, "Cannot record metric", error);
+            return;
+          }
+          if (!cell && (!labels || Object.isFrozen(labels)) && cells.size < maxCells) {
+            cells.set(labels, { value, dirty: false });
           }
         },
       };

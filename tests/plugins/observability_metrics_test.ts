@@ -390,7 +390,7 @@ function promMetrics(maxSeries = 100) {
 }
 
 Deno.test(
-  "a frozen label set, counted without prom-client's lookup, exports the same figures",
+  "a frozen label set, recorded without prom-client's lookup, exports the same figures",
   async () => {
     const { registry, metrics } = promMetrics();
     const counter = metrics.counter("hits_total", "Hits", ["route"]);
@@ -405,8 +405,16 @@ Deno.test(
       histogram.observe(value, { route: "/b" });
     }
     counter.inc(frozen, 2);
+    const gauge = metrics.gauge("level", "Level", ["route"]);
+    const unlabelled = metrics.gauge("in_flight", "In flight");
+    for (const value of [3, 9, 4]) {
+      gauge.set(value, frozen);
+      unlabelled.set(value);
+    }
 
     const families = parseMetrics(await registry.metrics());
+    assert.equal(valueOf(families, "level", { route: "/a" }), 4, "a gauge shows its last value");
+    assert.equal(valueOf(families, "in_flight"), 4);
     assert.equal(valueOf(families, "hits_total", { route: "/a" }), values.length + 2);
     assert.equal(valueOf(families, "hits_total", { route: "/b" }), values.length);
     const [fast] = series(families, "took_seconds", { route: "/a" });
