@@ -11,16 +11,17 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { TrieRouter } from "hono/router/trie-router";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { logAccess } from "./access_log.ts";
 import { apiKeyAuthenticator } from "./auth.ts";
 import type { EdgeboxConfig } from "./config.ts";
 import { coreError, EdgeboxError, problemResponse } from "./errors.ts";
-import { readiness, retryAfterSeconds } from "./health.ts";
+import { readiness } from "./health.ts";
 import type { AppEnv, Principal, RequestContext } from "./http_env.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { docsPage } from "./docs_page.ts";
+import { createMountGuard, type GuardedRequest, withinLimit } from "./mount_guard.ts";
 import { redact } from "./redact.ts";
 import { requestIdFor } from "./request_id.ts";
 import { createRouter } from "./routes.ts";
@@ -218,13 +219,10 @@ export function createApp(options: AppOptions): EdgeboxApp {
       }, 200),
   );
 
+  const bodyLimits = new Map<string, number>();
   for (const plugin of lifecycle.plugins) {
     if (!plugin.instance.routes) continue;
-    app.use(
-      `/v1/${plugin.name}/*`,
-      requestBodyLimit(plugin.instance.bodyLimit ?? config.server.bodyLimit),
-    );
-    app.use(`/v1/${plugin.name}/*`, availabilityGate(lifecycle, plugin.name, shuttingDown));
+    bodyLimits.set(plugin.name, plugin.instance.bodyLimit ?? config.server.bodyLimit);
     app.route(`/v1/${plugin.name}`, plugin.instance.routes);
   }
 
@@ -270,6 +268,7 @@ export function createApp(options: AppOptions): EdgeboxApp {
     rootScopes,
     routeScopes,
     rateLimiter,
+    guardMount: createMountGuard({ lifecycle, bodyLimits, shuttingDown }),
   });
 }
 
@@ -283,9 +282,10 @@ function wrap(
     rootScopes: ReadonlyMap<string, string | undefined>;
     routeScopes: ReadonlyMap<string, (method: string, path: string) => string | undefined>;
     rateLimiter: RateLimiter | undefined;
+    guardMount: (path: string, request: Request) => GuardedRequest | undefined;
   },
 ): EdgeboxApp {
-  const { log, telemetry, rootScopes, routeScopes, rateLimiter } = options;
+  const { log, telemetry, rootScopes, routeScopes, rateLimiter, guardMount } = options;
   const unlogged = new Set(options.config.log.skipPaths);
   const authenticate = apiKeyAuthenticator(
     options.config.auth,
@@ -359,12 +359,19 @@ function wrap(
     try {
       const principal = authenticate(method, path, request.headers.get("authorization"));
       const state = new RequestState(requestId, principal, log, span);
+      const dispatch = (): Response | Promise<Response> => {
+        const guarded = guardMount(path, request);
+        if (!guarded) return app.fetch(request, state);
+        const answer = app.fetch(guarded.request, state);
+        if (guarded.overLimit === withinLimit) return answer;
+        return Promise.resolve(answer).then((routed) => {
+          const overLimit = guarded.overLimit();
+          if (overLimit) throw overLimit;
+          return routed;
+        });
+      };
       const handle = () =>
-        span
-          ? span.run(() => app.fetch(request, state))
-          : liveness
-          ? Response.json(LIVENESS)
-          : app.fetch(request, state);
+        span ? span.run(dispatch) : liveness ? Response.json(LIVENESS) : dispatch();
       const limited = rateLimiter?.(path, principal, clientIp(info));
       response = limited
         ? limited.then(async (headers) => withHeaders(await handle(), headers))
@@ -482,69 +489,6 @@ function logFailure(log: Logger, error: unknown): void {
       ? { name: bug.name, message: bug.message, stack: bug.stack }
       : String(bug),
   });
-}
-
-/**
- * 413 problem+json past `limit` bytes: at once from `Content-Length`, and while the body streams
- * otherwise (chunked uploads). Unlike a buffering limit, a gigabyte upload to a plugin that
- * streams it (storage) never sits in memory here.
- */
-function requestBodyLimit(limit: number): MiddlewareHandler<AppEnv> {
-  const tooLarge = () =>
-    coreError("core.body_too_large", {
-      detail: `The request body exceeds the limit of ${limit} bytes`,
-      field: "body",
-      extra: { limit },
-    });
-  return async function requestBodyLimitMiddleware(c, next) {
-    const raw = c.req.raw;
-    if (!raw.body) return await next();
-    const length = raw.headers.get("content-length");
-    if (length !== null && !raw.headers.has("transfer-encoding")) {
-      if (Number(length) > limit) throw tooLarge();
-      return await next();
-    }
-    let seen = 0;
-    let exceeded = false;
-    const counted = raw.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          seen += chunk.byteLength;
-          if (seen > limit) {
-            exceeded = true;
-            controller.error(tooLarge());
-          } else controller.enqueue(chunk);
-        },
-      }),
-    );
-    c.req.raw = new Request(raw, { body: counted, duplex: "half" } as RequestInit);
-    await next();
-    // Whatever the route made of the failed read (a JSON error, a 500), the cause was the size.
-    if (exceeded) throw tooLarge();
-  };
-}
-
-/** Answers 503 problem+json with `Retry-After` unless the plugin is ready. */
-function availabilityGate(
-  lifecycle: Lifecycle,
-  name: string,
-  shuttingDown: () => boolean,
-): MiddlewareHandler<AppEnv> {
-  return function availabilityGateMiddleware(_c, next) {
-    const plugin = lifecycle.get(name)!;
-    if (plugin.state === "ready") return next();
-    if (shuttingDown()) {
-      throw coreError("core.shutting_down", {
-        detail: "edgebox is shutting down",
-        headers: { "Retry-After": "1" },
-      });
-    }
-    throw coreError("core.plugin_unavailable", {
-      detail: `Plugin "${name}" is ${plugin.state}${plugin.detail ? `: ${plugin.detail}` : ""}`,
-      headers: { "Retry-After": String(retryAfterSeconds(plugin)) },
-      extra: { plugin: name, state: plugin.state },
-    });
-  };
 }
 
 /**
