@@ -19,6 +19,12 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /**
+   * An info line whose own fields arrive as JSON object members (`"a":1,"b":"x"`, no braces),
+   * for a line written on every request: building that text directly costs a fraction of
+   * serialising a record (see `core/access_log.ts`).
+   */
+  infoJson(message: string, members: string): void;
   /** True when lines of this level are written (skip building costly fields otherwise). */
   enabled(level: LogLevel): boolean;
   /** A logger whose lines carry these fields too. */
@@ -120,6 +126,16 @@ function makeLogger(
   return {
     debug: (message, fields) => emit("debug", message, fields),
     info: (message, fields) => emit("info", message, fields),
+    infoJson: (message, members) => {
+      if (severity.info < severity[root.level]) return;
+      if (root.format !== "json") return emit("info", message, JSON.parse(`{${members}}`));
+      root.write(
+        `{"time":"${isoNow()}","level":"info","msg":${
+          JSON.stringify(message)
+        }${contextJson},${members}}`,
+        false,
+      );
+    },
     warn: (message, fields) => emit("warn", message, fields),
     error: (message, fields) => emit("error", message, fields),
     enabled: (level) => severity[level] >= severity[root.level],
