@@ -1,11 +1,14 @@
 /**
- * Baseline: the fastest a Deno HTTP handler answers `/health`. With `--request-id` it also sends
- * a fresh `X-Request-Id`, so its response carries the same headers as edgebox's: Deno writes a
- * response with one header on a faster path than one with two, and that cost is not middleware.
+ * Baseline: the fastest a Deno HTTP handler answers `/health`. With `--request-id` it also does
+ * the least that edgebox's HTTP conventions ask of every request: read the path (to route it)
+ * and the client's `X-Request-Id`, and echo an id in the response. On Deno each of those is
+ * measurable against the bare handler, which touches neither request nor response headers:
+ * reading one request header or sending a second response header leaves a fast path.
  */
 const port = Number(Deno.args[0] ?? 0);
 const withRequestId = Deno.args.includes("--request-id");
 const body = { status: "ok" };
+const notFound = { status: "not found" };
 Deno.serve(
   {
     hostname: "127.0.0.1",
@@ -13,9 +16,15 @@ Deno.serve(
     onListen: ({ port }) => console.log(`listening ${port}`),
   },
   withRequestId
-    ? () => {
-      const response = Response.json(body);
-      response.headers.set("x-request-id", crypto.randomUUID());
+    ? (request) => {
+      const path = new URL(request.url).pathname;
+      const response = path === "/health"
+        ? Response.json(body)
+        : Response.json(notFound, { status: 404 });
+      response.headers.set(
+        "x-request-id",
+        request.headers.get("x-request-id") ?? crypto.randomUUID(),
+      );
       return response;
     }
     : () => Response.json(body),
