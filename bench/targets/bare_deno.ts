@@ -17,7 +17,11 @@ Deno.serve(
   },
   withRequestId
     ? (request) => {
-      const path = new URL(request.url).pathname;
+      // The cheapest way to the path (what Hono's router does too): no URL object.
+      const url = request.url;
+      const start = url.indexOf("/", url.indexOf("//") + 2);
+      const query = url.indexOf("?", start);
+      const path = query === -1 ? url.slice(start) : url.slice(start, query);
       const response = path === "/health"
         ? Response.json(body)
         : Response.json(notFound, { status: 404 });
