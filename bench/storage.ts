@@ -34,7 +34,7 @@ const largeMiB = Number(Deno.env.get("STORAGE_BENCH_LARGE_MIB") ?? 100);
 const rounds = Number(Deno.env.get("STORAGE_BENCH_ROUNDS") ?? 3);
 const seconds = Number(Deno.env.get("STORAGE_BENCH_SECONDS") ?? 5);
 const concurrency = Number(Deno.env.get("STORAGE_BENCH_CONCURRENCY") ?? 4);
-const partSize = 8 * MiB;
+const partSize = Number(Deno.env.get("STORAGE_BENCH_PART_MIB") ?? 8) * MiB;
 const uploadConcurrency = Number(Deno.env.get("STORAGE_BENCH_UPLOAD_CONCURRENCY") ?? 4);
 const root = new URL("..", import.meta.url).pathname;
 
@@ -261,7 +261,9 @@ async function main(): Promise<void> {
       `\nstorage bench: MinIO at ${endpoint}, ${largeMiB} MiB object, median of ${rounds}`,
     );
     console.log(
-      `edgebox (s3 backend, partSize 8 MiB x ${uploadConcurrency}) idle RSS ${mib(idle.rss)}, ` +
+      `edgebox (s3 backend, partSize ${partSize / MiB} MiB x ${uploadConcurrency}) idle RSS ${
+        mib(idle.rss)
+      }, ` +
         `peak over the run ${mib(peakOverall)}; HTTP client: curl\n`,
     );
     console.log(
