@@ -5,7 +5,9 @@
  */
 import {
   type Attributes,
+  type Context,
   context,
+  createContextKey,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
@@ -30,7 +32,16 @@ export interface TelemetryBackend {
   accessLog?: boolean;
   /** Whether a request to `path` may start a trace (probes and scrapes usually may not). */
   shouldTrace?: (path: string) => boolean;
+  /**
+   * The share (0 to 1) of requests without a client `traceparent` that start a trace. The core
+   * decides before it opens any span, so a request left out costs nothing; the ones it keeps
+   * carry {@linkcode PRESAMPLED} in their parent context for the backend's sampler to honour.
+   */
+  sampleRatio?: number;
 }
+
+/** Set in the parent context of a request span the core has already sampled in. */
+export const PRESAMPLED = createContextKey("edgebox.presampled");
 
 /** Forwards instruments to whichever metrics backend is installed, now or later. */
 export class TelemetryHub implements Metrics {
@@ -39,6 +50,7 @@ export class TelemetryHub implements Metrics {
   #tracing = false;
   #accessLog = true;
   #shouldTrace: (path: string) => boolean = () => true;
+  #sampleRatio = 1;
 
   /** Installs a backend; instruments created before pick it up on their next use. */
   install(backend: TelemetryBackend): void {
@@ -49,6 +61,12 @@ export class TelemetryHub implements Metrics {
     if (backend.tracing) this.#tracing = true;
     if (backend.accessLog !== undefined) this.#accessLog = backend.accessLog;
     if (backend.shouldTrace) this.#shouldTrace = backend.shouldTrace;
+    if (backend.sampleRatio !== undefined) this.#sampleRatio = backend.sampleRatio;
+  }
+
+  /** Whether a request that continues no client trace starts one (see `sampleRatio`). */
+  samplesNewTrace(): boolean {
+    return this.#sampleRatio >= 1 || Math.random() < this.#sampleRatio;
   }
 
   /** Whether a request to `path` gets a server span. */
@@ -239,12 +257,18 @@ export function startRequestSpan(
   path: string,
 ): RequestSpan | undefined {
   if (!hub.traces(path)) return undefined;
-  const carrier: Record<string, string> = {};
   const traceparent = request.headers.get("traceparent");
-  if (traceparent) carrier.traceparent = traceparent;
-  const tracestate = request.headers.get("tracestate");
-  if (tracestate) carrier.tracestate = tracestate;
-  const parent = propagation.extract(ROOT_CONTEXT, carrier);
+  let parent: Context;
+  if (traceparent) {
+    const carrier: Record<string, string> = { traceparent };
+    const tracestate = request.headers.get("tracestate");
+    if (tracestate) carrier.tracestate = tracestate;
+    parent = propagation.extract(ROOT_CONTEXT, carrier);
+  } else {
+    // A new trace: sampled out here, before any span exists, a request costs nothing.
+    if (!hub.samplesNewTrace()) return undefined;
+    parent = ROOT_CONTEXT.setValue(PRESAMPLED, true);
+  }
   const span = tracer().startSpan(method, {
     kind: SpanKind.SERVER,
     attributes: { "http.request.method": method, "url.path": path },

@@ -63,7 +63,12 @@ export const observabilityPlugin = definePlugin({
         ...(metrics ? { metrics } : {}),
         tracing: tracing !== undefined,
         accessLog: ctx.config.accessLog,
-        ...(tracing ? { shouldTrace: (path: string) => !untraced.has(path) } : {}),
+        ...(tracing
+          ? {
+            shouldTrace: (path: string) => !untraced.has(path),
+            sampleRatio: tracingConfig.sampleRatio,
+          }
+          : {}),
       },
       // Changing the log level is an admin act, not a write to this plugin's data.
       routeScope: (

@@ -37,6 +37,7 @@ import {
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import type { Logger } from "../../core/log.ts";
+import { PRESAMPLED } from "../../core/telemetry.ts";
 import type { Counter, Metrics } from "../../core/metrics.ts";
 import { messageOf } from "../../core/timing.ts";
 import { VERSION } from "../../core/version.ts";
@@ -100,7 +101,7 @@ export class Tracing {
       sampler: new ParentBasedSampler({
         root: new IgnorePathsSampler(
           new Set([...config.ignorePaths, ...(this.#options.ignorePaths ?? [])]),
-          new TraceIdRatioBasedSampler(config.sampleRatio),
+          new PresampledSampler(new TraceIdRatioBasedSampler(config.sampleRatio)),
         ),
       }),
       spanProcessors: [
@@ -193,6 +194,37 @@ class IgnorePathsSampler implements Sampler {
 
   toString(): string {
     return `IgnorePathsSampler{${[...this.#paths].join(",")}; ${this.#inner.toString()}}`;
+  }
+}
+
+/**
+ * Samples in a request span the core has already sampled (it decides before opening a span, so
+ * requests left out cost nothing, see `core/telemetry.ts`); any other new trace, such as a
+ * plugin's background work, is left to the sampler it wraps.
+ */
+class PresampledSampler implements Sampler {
+  readonly #inner: Sampler;
+
+  constructor(inner: Sampler) {
+    this.#inner = inner;
+  }
+
+  shouldSample(
+    parent: Context,
+    traceId: string,
+    name: string,
+    kind: SpanKind,
+    attributes: Attributes,
+    links: Link[],
+  ): SamplingResult {
+    if (parent.getValue(PRESAMPLED) === true) {
+      return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    }
+    return this.#inner.shouldSample(parent, traceId, name, kind, attributes, links);
+  }
+
+  toString(): string {
+    return `PresampledSampler{${this.#inner.toString()}}`;
   }
 }
 

@@ -219,6 +219,27 @@ Deno.test("sampleRatio 0 records no new traces", SANITIZED, async () => {
   assert.deepEqual(receiver.spans(), []);
 });
 
+Deno.test(
+  "sampleRatio applies once: at 0.5 about half of new traces are kept, not a quarter",
+  SANITIZED,
+  async () => {
+    await using receiver = startOtlpReceiver();
+    await using running = await openObservedApp(tracing(receiver, { sampleRatio: 0.5 }));
+    const requests = 400;
+
+    for (let i = 0; i < requests; i++) {
+      const response = await running.request("/v1/echo");
+      await response.body?.cancel();
+    }
+    await running.lifecycle.stop();
+
+    // Binomial(400, 0.5) lies within 140..260 but for odds far below one in a billion;
+    // sampling twice (0.25) would land near 100.
+    const kept = receiver.spans().filter((s) => s.kind === SERVER).length;
+    assert.ok(kept >= 140 && kept <= 260, `${kept} of ${requests} new traces kept`);
+  },
+);
+
 Deno.test("sampleRatio 0 still follows a client that sampled its trace", SANITIZED, async () => {
   await using receiver = startOtlpReceiver();
   await using running = await openObservedApp(tracing(receiver, { sampleRatio: 0 }));
