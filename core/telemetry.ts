@@ -227,7 +227,9 @@ export function instrumentDriver<T extends object>(
             },
           );
         };
-        if (!options.hub.tracing) return call();
+        // Only as a child: a plugin's own background calls (the `ready` probe every few
+        // seconds, reconnects) would otherwise each start a trace of their own.
+        if (!options.hub.tracing || trace.getSpan(context.active()) === undefined) return call();
         const attributes: Attributes = { "edgebox.plugin.type": options.type };
         if (options.system) attributes["db.system"] = options.system;
         return withSpan(options.hub, operation, attributes, async () => await call());

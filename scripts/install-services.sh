@@ -17,6 +17,10 @@
 # $EDGEBOX_CACHE (default ~/.cache/edgebox), which CI can cache as one folder.
 # Result: $EDGEBOX_CACHE/services.env, to be sourced by other scripts.
 #
+# `--optional` also installs the optional observability processes of process-compose.yml:
+# Prometheus (Debian apt) and Jaeger v2 (built from the Go module proxy as a tool of a small
+# module, since `go install` refuses Jaeger's replace directives). CI does not need them.
+#
 # Env knobs: EDGEBOX_CACHE, EDGEBOX_FORCE=1 (rebuild everything).
 set -euo pipefail
 
@@ -28,6 +32,7 @@ NATS_SERVER_VERSION="v2.15.2"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 NEO4J_VERSION="5.26.30" # keep in sync with scripts/neo4j/pom.xml
 DECOMPOSE_VERSION="0.6.1"
+JAEGER_VERSION="v1.76.0" # the module's v1 tags carry Jaeger v2 (cmd/jaeger)
 # Redis comes from Debian bookworm, whose patch build moves with security
 # updates, so only the series is checked.
 REDIS_SERIES="7.0"
@@ -177,6 +182,35 @@ EOF
   summary neo4j "$NEO4J_VERSION" "$launcher"
 }
 
+# --- optional: Prometheus (apt) and Jaeger (Go module proxy) ---------------------
+install_prometheus() {
+  if ! command -v prometheus >/dev/null 2>&1; then
+    need apt-get "Prometheus comes from Debian's apt repository"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      prometheus >/dev/null
+  fi
+  PROMETHEUS_BIN="$(command -v prometheus)"
+  summary prometheus "$("$PROMETHEUS_BIN" --version 2>&1 | sed -n '1s/^prometheus, version \([^ ]*\).*/\1/p')" \
+    "$PROMETHEUS_BIN"
+}
+
+install_jaeger() {
+  local module="$EDGEBOX_CACHE/jaeger-module"
+  if ! stamp_ok jaeger "$JAEGER_VERSION" "$BIN_DIR/jaeger"; then
+    need go "install Go (1.24+) to build Jaeger"
+    rm -rf "$module" && mkdir -p "$module"
+    build_jaeger() {
+      (cd "$module" && go mod init edgebox-jaeger >/dev/null 2>&1 &&
+        go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" &&
+        GOBIN="$BIN_DIR" go install tool)
+    }
+    timed "building jaeger $JAEGER_VERSION as a Go tool" build_jaeger
+    stamp_write jaeger "$JAEGER_VERSION"
+  fi
+  JAEGER_BIN="$BIN_DIR/jaeger"
+  summary jaeger "$JAEGER_VERSION" "$JAEGER_BIN"
+}
+
 write_env() {
   local tmp="$ENV_FILE.tmp" pc=""
   pc="$(command -v process-compose 2>/dev/null || true)"
@@ -189,6 +223,10 @@ write_env() {
     printf 'export MINIO_BIN=%q\n' "$BIN_DIR/minio"
     printf 'export NEO4J_LAUNCHER=%q\n' "$BIN_DIR/edgebox-neo4j"
     printf 'export DECOMPOSE_BIN=%q\n' "$BIN_DIR/decompose"
+    # The optional processes, whenever they are installed (by --optional now or earlier).
+    local prometheus; prometheus="$(command -v prometheus 2>/dev/null || true)"
+    if [[ -n "$prometheus" ]]; then printf 'export PROMETHEUS_BIN=%q\n' "$prometheus"; fi
+    if [[ -x "$BIN_DIR/jaeger" ]]; then printf 'export JAEGER_BIN=%q\n' "$BIN_DIR/jaeger"; fi
     # Only set when a process-compose binary exists (it cannot be built here).
     if [[ -n "$pc" ]]; then printf 'export PROCESS_COMPOSE_BIN=%q\n' "$pc"; fi
   } >"$tmp"
@@ -202,6 +240,10 @@ main() {
   install_go_tool minio github.com/minio/minio "$MINIO_VERSION"
   install_decompose
   install_neo4j
+  if [[ "${1:-}" == "--optional" ]]; then
+    install_prometheus
+    install_jaeger
+  fi
   write_env
   printf '%s\n' "${SUMMARY[@]}"
   printf '%-14s %-40s %s\n' env-file "" "$ENV_FILE"

@@ -6,11 +6,16 @@
  * processor, so no test waits on export timers.
  */
 import assert from "node:assert/strict";
-import { capturingLog, SANITIZED, waitFor } from "../core/_helpers.ts";
+import { graphPlugin } from "../../plugins/graph/mod.ts";
+import { capturingLog, openApp, SANITIZED, waitFor } from "../core/_helpers.ts";
 import {
   attribute,
+  observabilityRegistry,
+  observabilityYaml,
   openObservedApp,
   type OtlpReceiver,
+  scrape,
+  series,
   startOtlpReceiver,
 } from "./_observability_helpers.ts";
 
@@ -208,6 +213,34 @@ Deno.test("tracing.ignorePaths replaces the default probe paths", SANITIZED, asy
   const servers = receiver.spans().filter((s) => s.kind === SERVER).map((s) => s.name);
   assert.deepEqual(servers, ["GET /health"]);
 });
+
+Deno.test(
+  "a plugin's background driver calls (its ready probe) start no traces of their own",
+  SANITIZED,
+  async () => {
+    await using receiver = startOtlpReceiver();
+    const registry = new Map([...observabilityRegistry(), ["graph", graphPlugin]]);
+    await using running = await openApp(
+      observabilityYaml({
+        ...tracing(receiver),
+        plugins: { graph: { backend: "memory", healthInterval: "20ms" } },
+      }),
+      registry,
+    );
+    await waitFor(async () => {
+      const [pings] = series(await scrape(running), "edgebox_plugin_operation_duration_seconds", {
+        operation: "ping",
+      });
+      return Number(pings?.count ?? 0) >= 3;
+    }, "the graph's ready probe to run a few times");
+    const response = await running.request("/v1/graph/nodes/Feature/none");
+    await response.body?.cancel();
+    await running.lifecycle.stop();
+
+    const names = receiver.spans().map((s) => s.name).sort();
+    assert.deepEqual(names, ["GET /v1/graph/nodes/:label/:id", "graph.getNode"]);
+  },
+);
 
 Deno.test("sampleRatio 0 records no new traces", SANITIZED, async () => {
   await using receiver = startOtlpReceiver();
