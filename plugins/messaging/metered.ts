@@ -44,46 +44,64 @@ export function meteredDriver(driver: MessagingDriver, metrics: Metrics): Messag
     ["action"],
   );
 
+  // Frozen label sets are bound once by the metrics backend (no per-call label hashing).
+  const outcome = {
+    error: Object.freeze({ outcome: "error" }),
+    duplicate: Object.freeze({ outcome: "duplicate" }),
+    stored: Object.freeze({ outcome: "stored" }),
+  };
+  const via = {
+    fetch: Object.freeze({ via: "fetch" }),
+    subscribe: Object.freeze({ via: "subscribe" }),
+  };
+  const actions = new Map<AckAction, Readonly<{ action: AckAction }>>();
+  const actionLabels = (action: AckAction) => {
+    let labels = actions.get(action);
+    if (!labels) actions.set(action, labels = Object.freeze({ action }));
+    return labels;
+  };
+
+  const metered: Partial<MessagingDriver> = {
+    publish: async (subject: string, message: OutgoingMessage, options?: PublishOptions) => {
+      const started = performance.now();
+      let ack: PubAck;
+      try {
+        ack = await driver.publish(subject, message, options);
+      } catch (error) {
+        published.inc(outcome.error);
+        throw error;
+      }
+      latency.observe((performance.now() - started) / 1000);
+      published.inc(ack.duplicate ? outcome.duplicate : outcome.stored);
+      return ack;
+    },
+    fetch: async (stream: string, consumer: string, options: FetchOptions) => {
+      const messages: DeliveredMessage[] = await driver.fetch(stream, consumer, options);
+      if (messages.length > 0) delivered.inc(via.fetch, messages.length);
+      const again = messages.filter((m) => m.deliveries > 1).length;
+      if (again > 0) redelivered.inc(undefined, again);
+      return messages;
+    },
+    ack: async (token: string, action: AckAction, options?: AckOptions) => {
+      await driver.ack(token, action, options);
+      acked.inc(actionLabels(action));
+    },
+    subscribe: async (filter: string, options: SubscribeOptions) => {
+      const subscription = await driver.subscribe(filter, options);
+      return countedSubscription(subscription, () => delivered.inc(via.subscribe));
+    },
+  };
+  const bound = new Map<PropertyKey, unknown>();
+
   return new Proxy(driver, {
     get(target, property, receiver) {
-      switch (property) {
-        case "publish":
-          return async (subject: string, message: OutgoingMessage, options?: PublishOptions) => {
-            const started = performance.now();
-            let ack: PubAck;
-            try {
-              ack = await target.publish(subject, message, options);
-            } catch (error) {
-              published.inc({ outcome: "error" });
-              throw error;
-            }
-            latency.observe((performance.now() - started) / 1000);
-            published.inc({ outcome: ack.duplicate ? "duplicate" : "stored" });
-            return ack;
-          };
-        case "fetch":
-          return async (stream: string, consumer: string, options: FetchOptions) => {
-            const messages: DeliveredMessage[] = await target.fetch(stream, consumer, options);
-            if (messages.length > 0) delivered.inc({ via: "fetch" }, messages.length);
-            const again = messages.filter((m) => m.deliveries > 1).length;
-            if (again > 0) redelivered.inc(undefined, again);
-            return messages;
-          };
-        case "ack":
-          return async (token: string, action: AckAction, options?: AckOptions) => {
-            await target.ack(token, action, options);
-            acked.inc({ action });
-          };
-        case "subscribe":
-          return async (filter: string, options: SubscribeOptions) => {
-            const subscription = await target.subscribe(filter, options);
-            return countedSubscription(subscription, () => delivered.inc({ via: "subscribe" }));
-          };
-        default: {
-          const value = Reflect.get(target, property, receiver);
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-      }
+      const own = metered[property as keyof MessagingDriver];
+      if (own !== undefined) return own;
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      let method = bound.get(property);
+      if (method === undefined) bound.set(property, method = value.bind(target));
+      return method;
     },
   });
 }
