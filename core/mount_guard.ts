@@ -96,7 +96,15 @@ function limitBody(request: Request, limit: number): GuardedRequest {
     }),
   );
   return {
-    request: new Request(request, { body: counted, duplex: "half" } as RequestInit),
+    // Built from its parts rather than from `request`, whose `signal` that would read: Deno warns
+    // on every such read about its legacy abort behaviour. A client that goes away mid-body
+    // still ends the upload: the body stream fails.
+    request: new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: counted,
+      duplex: "half",
+    } as RequestInit),
     // Whatever the route made of the failed read (a JSON error, a 500), the cause was the size.
     overLimit: () => (exceeded ? tooLarge() : undefined),
   };
