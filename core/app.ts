@@ -21,7 +21,7 @@ import type { AppEnv, Principal, RequestContext } from "./http_env.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { docsPage } from "./docs_page.ts";
-import { createMountGuard, type GuardedRequest, withinLimit } from "./mount_guard.ts";
+import { createMountGuard, type GuardedRequest } from "./mount_guard.ts";
 import { redact } from "./redact.ts";
 import { requestIdFor } from "./request_id.ts";
 import { createRouter } from "./routes.ts";
@@ -363,9 +363,10 @@ function wrap(
         const guarded = guardMount(path, request);
         if (!guarded) return app.fetch(request, state);
         const answer = app.fetch(guarded.request, state);
-        if (guarded.overLimit === withinLimit) return answer;
+        const check = guarded.overLimit;
+        if (!check) return answer;
         return Promise.resolve(answer).then((routed) => {
-          const overLimit = guarded.overLimit();
+          const overLimit = check();
           if (overLimit) throw overLimit;
           return routed;
         });

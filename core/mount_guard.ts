@@ -12,8 +12,11 @@ import type { Lifecycle } from "./lifecycle.ts";
 export interface GuardedRequest {
   /** The request to route: the original, or one whose streamed body is counted. */
   request: Request;
-  /** After the route answered: the 413 to send instead when a streamed body ran over. */
-  overLimit(): EdgeboxError | undefined;
+  /**
+   * For a streamed body (no `Content-Length`), counted as it is read: after the route answered,
+   * the 413 to send instead when it ran over. Absent when nothing needs checking afterwards.
+   */
+  overLimit?: () => EdgeboxError | undefined;
 }
 
 /** Options of {@linkcode createMountGuard}. */
@@ -61,9 +64,6 @@ export function createMountGuard(
   };
 }
 
-/** The `overLimit` of a request whose body needs no counting. */
-export const withinLimit = (): undefined => undefined;
-
 /**
  * 413 past `limit` bytes: at once from `Content-Length`, and while the body streams otherwise
  * (chunked uploads). Unlike a buffering limit, a gigabyte upload to a plugin that streams it
@@ -76,11 +76,11 @@ function limitBody(request: Request, limit: number): GuardedRequest {
       field: "body",
       extra: { limit },
     });
-  if (!request.body) return { request, overLimit: withinLimit };
+  if (!request.body) return { request };
   const length = request.headers.get("content-length");
   if (length !== null && !request.headers.has("transfer-encoding")) {
     if (Number(length) > limit) throw tooLarge();
-    return { request, overLimit: withinLimit };
+    return { request };
   }
   let seen = 0;
   let exceeded = false;

@@ -99,9 +99,9 @@ export class Tracing {
         "process.runtime.version": Deno.version.deno,
       }),
       sampler: new ParentBasedSampler({
-        root: new IgnorePathsSampler(
+        root: new RootSampler(
           new Set([...config.ignorePaths, ...(this.#options.ignorePaths ?? [])]),
-          new PresampledSampler(new TraceIdRatioBasedSampler(config.sampleRatio)),
+          new TraceIdRatioBasedSampler(config.sampleRatio),
         ),
       }),
       spanProcessors: [
@@ -166,15 +166,17 @@ export class Tracing {
 }
 
 /**
- * Drops new traces of server spans whose `url.path` (set by the core when it opens the span) is
- * ignored, and leaves every other decision to the sampler it wraps.
+ * Decides new traces. A server span whose `url.path` (set by the core when it opens the span) is
+ * ignored starts none; one the core has already sampled in (it decides before opening a span, so
+ * requests left out cost nothing, see `core/telemetry.ts`) is recorded; anything else, such as
+ * a span the core did not open, is left to the sampler it wraps.
  */
-class IgnorePathsSampler implements Sampler {
-  readonly #paths: ReadonlySet<string>;
+class RootSampler implements Sampler {
+  readonly #ignoredPaths: ReadonlySet<string>;
   readonly #inner: Sampler;
 
-  constructor(paths: ReadonlySet<string>, inner: Sampler) {
-    this.#paths = paths;
+  constructor(ignoredPaths: ReadonlySet<string>, inner: Sampler) {
+    this.#ignoredPaths = ignoredPaths;
     this.#inner = inner;
   }
 
@@ -186,37 +188,9 @@ class IgnorePathsSampler implements Sampler {
     attributes: Attributes,
     links: Link[],
   ): SamplingResult {
-    if (kind === SpanKind.SERVER && this.#paths.has(attributes["url.path"] as string)) {
+    if (kind === SpanKind.SERVER && this.#ignoredPaths.has(attributes["url.path"] as string)) {
       return { decision: SamplingDecision.NOT_RECORD };
     }
-    return this.#inner.shouldSample(parent, traceId, name, kind, attributes, links);
-  }
-
-  toString(): string {
-    return `IgnorePathsSampler{${[...this.#paths].join(",")}; ${this.#inner.toString()}}`;
-  }
-}
-
-/**
- * Samples in a request span the core has already sampled (it decides before opening a span, so
- * requests left out cost nothing, see `core/telemetry.ts`); any other new trace, such as a
- * plugin's background work, is left to the sampler it wraps.
- */
-class PresampledSampler implements Sampler {
-  readonly #inner: Sampler;
-
-  constructor(inner: Sampler) {
-    this.#inner = inner;
-  }
-
-  shouldSample(
-    parent: Context,
-    traceId: string,
-    name: string,
-    kind: SpanKind,
-    attributes: Attributes,
-    links: Link[],
-  ): SamplingResult {
     if (parent.getValue(PRESAMPLED) === true) {
       return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     }
@@ -224,7 +198,7 @@ class PresampledSampler implements Sampler {
   }
 
   toString(): string {
-    return `PresampledSampler{${this.#inner.toString()}}`;
+    return `RootSampler{${[...this.#ignoredPaths].join(",")}; ${this.#inner.toString()}}`;
   }
 }
 

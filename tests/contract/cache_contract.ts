@@ -601,11 +601,12 @@ export function runCacheContract(target: CacheContractTarget): void {
       assert.equal((await x.cache.rateLimit("client-0", 1, 60_000)).allowed, true);
     });
   } else {
-    Deno.test({
-      name: `cache contract (${target.name}): (lru) bounds (ignored: ${target.name} ` +
-        "declares no lru; its server's own eviction policy applies)",
-      ignore: true,
-      fn() {},
+    test("(no lru) edgebox evicts nothing past maxEntries: the server's own policy applies", async () => {
+      await using x = await fixture({ maxEntries: 10 });
+
+      for (let i = 0; i < 25; i++) await x.cache.set(`k${i}`, text(`v${i}`));
+
+      for (let i = 0; i < 25; i++) assert.ok(await x.cache.get(`k${i}`), `k${i} is still there`);
     });
   }
 

@@ -846,17 +846,15 @@ export function runGraphContract(target: GraphContractTarget): void {
     assert.equal(x.g.features.has("cypher"), typeof x.g.cypher === "function");
   });
 
-  const cypherTest = (name: string, fn: (x: Fixture) => Promise<void>) =>
-    declared.has("cypher")
-      ? test(`cypher: ${name}`, async () => {
-        await using x = await fixture();
-        await fn(x);
-      })
-      : Deno.test({
-        name: `graph contract (${target.name}): cypher: ${name} (ignored: feature not declared)`,
-        ignore: true,
-        fn() {},
-      });
+  // Where `cypher` is not declared, the features test above checks the driver has no such
+  // method; there is nothing else to run.
+  const cypherTest = (name: string, fn: (x: Fixture) => Promise<void>) => {
+    if (!declared.has("cypher")) return;
+    test(`cypher: ${name}`, async () => {
+      await using x = await fixture();
+      await fn(x);
+    });
+  };
 
   cypherTest("a read query returns rows with plain JSON values", async (x) => {
     await x.g.upsertNode({ ...x.f("a"), properties: { big: 2 ** 40, title: "A" } });
