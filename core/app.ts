@@ -21,7 +21,9 @@ import type { AppEnv, Principal, RequestContext } from "./http_env.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { docsPage } from "./docs_page.ts";
-import { createMountGuard, type GuardedRequest } from "./mount_guard.ts";
+import { createMountGuard } from "./mount_guard.ts";
+import { type GuardedBody, StallWatch } from "./request_body.ts";
+import { requestPath, unservedMethod } from "./request_target.ts";
 import { redact } from "./redact.ts";
 import { requestIdFor } from "./request_id.ts";
 import { createRouter } from "./routes.ts";
@@ -122,6 +124,7 @@ class RequestState implements RequestContext {
   #log: Logger | undefined;
   constructor(
     readonly requestId: string,
+    readonly path: string,
     readonly principal: Principal,
     readonly root: Logger,
     readonly span: RequestSpan | undefined,
@@ -141,7 +144,11 @@ class RequestState implements RequestContext {
 export function createApp(options: AppOptions): EdgeboxApp {
   const { config, lifecycle, log } = options;
   const shuttingDown = options.isShuttingDown ?? (() => false);
-  const app = createRouter();
+  // Hono routes on the path the front decided (`c.env.path`), never on one it derives again.
+  const app = createRouter({
+    getPath: (request, opts) =>
+      (opts?.env as RequestContext | undefined)?.path ?? requestPath(request.url),
+  });
 
   app.onError((error, c) => {
     const problem = toEdgeboxError(error);
@@ -261,6 +268,7 @@ export function createApp(options: AppOptions): EdgeboxApp {
       p.instance.routeScope ? [[p.name, p.instance.routeScope]] : []
     ),
   );
+  const stalls = new StallWatch(config.server.bodyTimeout);
   return wrap(app, {
     config,
     log,
@@ -268,7 +276,14 @@ export function createApp(options: AppOptions): EdgeboxApp {
     rootScopes,
     routeScopes,
     rateLimiter,
-    guardMount: createMountGuard({ lifecycle, bodyLimits, shuttingDown }),
+    guardMount: createMountGuard({
+      lifecycle,
+      bodyLimits,
+      shuttingDown,
+      stalls,
+      maxJsonDepth: config.server.maxJsonDepth,
+    }),
+    stalls,
   });
 }
 
@@ -282,7 +297,8 @@ function wrap(
     rootScopes: ReadonlyMap<string, string | undefined>;
     routeScopes: ReadonlyMap<string, (method: string, path: string) => string | undefined>;
     rateLimiter: RateLimiter | undefined;
-    guardMount: (path: string, request: Request) => GuardedRequest | undefined;
+    guardMount: (path: string, request: Request) => GuardedBody | undefined;
+    stalls: StallWatch;
   },
 ): EdgeboxApp {
   const { log, telemetry, rootScopes, routeScopes, rateLimiter, guardMount } = options;
@@ -323,7 +339,16 @@ function wrap(
     const started = performance.now();
     const requestId = requestIdFor(request.headers.get("x-request-id"));
     const method = request.method;
-    const path = app.getPath(request);
+    // The one path of this request: auth, limits, the gate, routing, metrics and logs all use it.
+    let path: string;
+    try {
+      path = requestPath(request.url);
+    } catch (error) {
+      path = "(invalid)";
+      return refuse(error as EdgeboxError, method, requestId, started);
+    }
+    const unserved = unservedMethod(method);
+    if (unserved) return refuse(unserved, method, requestId, started, path);
     // Liveness is answered before routing: it does no I/O and is probed constantly.
     const liveness = method === "GET" && path === "/health";
     const span = startRequestSpan(telemetry, request, method, path);
@@ -341,6 +366,7 @@ function wrap(
         logAccess(log, {
           method,
           route,
+          ...(route === "(unmatched)" ? { path } : {}),
           status: sent.status,
           requestId,
           durationMs: Math.round(elapsed * 1000) / 1000,
@@ -358,16 +384,16 @@ function wrap(
     let response: Response | Promise<Response>;
     try {
       const principal = authenticate(method, path, request.headers.get("authorization"));
-      const state = new RequestState(requestId, principal, log, span);
+      const state = new RequestState(requestId, path, principal, log, span);
       const dispatch = (): Response | Promise<Response> => {
-        const guarded = guardMount(path, request);
-        if (!guarded) return app.fetch(request, state);
-        const answer = app.fetch(guarded.request, state);
-        const check = guarded.overLimit;
-        if (!check) return answer;
+        const body = guardMount(path, request);
+        const answer = app.fetch(request, state);
+        if (!body) return answer;
+        // Whatever the route made of a failed body read (a JSON error, a 500), the cause was
+        // the body: its size, its stall or its JSON.
         return Promise.resolve(answer).then((routed) => {
-          const overLimit = check();
-          if (overLimit) throw overLimit;
+          const problem = body.problem();
+          if (problem) throw problem;
           return routed;
         });
       };
@@ -381,6 +407,30 @@ function wrap(
       return fail(error);
     }
     return response instanceof Promise ? response.then(finish, fail) : finish(response);
+  };
+
+  /** Answers a request refused before it has a path to route on (bad path, unserved method). */
+  const refuse = (
+    error: EdgeboxError,
+    method: string,
+    requestId: string,
+    started: number,
+    path?: string,
+  ): Response => {
+    const route = "(refused)";
+    const labels = labelsFor(method, route, error.status);
+    requests.inc(labels);
+    durations.observe((performance.now() - started) / 1000, labels);
+    if (telemetry.accessLog && log.enabled("info")) {
+      logAccess(log, {
+        method: method.slice(0, 32),
+        route,
+        status: error.status,
+        requestId,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      });
+    }
+    return problemResponse(error, { requestId, ...(path === undefined ? {} : { instance: path }) });
   };
 
   const request = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -521,6 +571,12 @@ function notFoundOrMethodNotAllowed(app: OpenAPIHono<AppEnv>) {
 
 function toEdgeboxError(error: unknown): EdgeboxError {
   if (error instanceof EdgeboxError) return error;
+  if (error instanceof HTTPException && error.status === 415) {
+    return coreError("core.unsupported_media_type", {
+      detail: error.message || "The request body's Content-Type is not accepted here",
+      field: "header.content-type",
+    });
+  }
   if (error instanceof HTTPException && error.status < 500) {
     // Hono's own 4xx (malformed JSON, for one) keeps its status under one stable code.
     return new EdgeboxError("core.bad_request", { status: error.status, title: "Bad request" }, {

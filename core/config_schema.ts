@@ -36,6 +36,14 @@ export const ServerConfig = z.strictObject({
   shutdownTimeout: duration().default(10_000),
   /** Largest request body accepted anywhere (413 above it). */
   bodyLimit: size().default(1_048_576),
+  /**
+   * How long a request body may make no progress before the request fails with 408 (a client
+   * that stops sending mid-body would otherwise hold its connection and handler for ever).
+   */
+  bodyTimeout: duration().pipe(z.number().min(100, "The body timeout is at least 100ms"))
+    .default(30_000),
+  /** Deepest nesting of arrays and objects accepted in a JSON request body. */
+  maxJsonDepth: z.number().int().min(1).max(1_000).default(64),
   rateLimit: RateLimitConfig.optional(),
 });
 

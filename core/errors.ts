@@ -18,6 +18,11 @@ export interface ErrorSpec {
 export const coreErrors = {
   "core.not_found": { status: 404, title: "Not found" },
   "core.method_not_allowed": { status: 405, title: "Method not allowed" },
+  "core.method_not_implemented": { status: 501, title: "Method not implemented" },
+  "core.path_invalid": { status: 400, title: "Request path is invalid" },
+  "core.body_timeout": { status: 408, title: "Request body timed out" },
+  "core.json_invalid": { status: 400, title: "JSON body is invalid" },
+  "core.unsupported_media_type": { status: 415, title: "Unsupported media type" },
   "core.body_too_large": { status: 413, title: "Request body too large" },
   "core.validation_failed": { status: 400, title: "Request is invalid" },
   "core.bad_request": { status: 400, title: "Bad request" },

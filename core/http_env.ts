@@ -19,6 +19,11 @@ export interface Principal {
 export interface RequestContext {
   /** The `X-Request-Id`, kept from the client when well-formed, generated otherwise. */
   readonly requestId: string;
+  /**
+   * The decoded request path, decided once at the front (`core/request_target.ts`): the same
+   * value auth, limits, routing and logs used. Never derive another from the URL.
+   */
+  readonly path: string;
   /** The authenticated caller. */
   readonly principal: Principal;
   /** A logger whose lines carry the request id. */

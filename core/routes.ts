@@ -33,9 +33,16 @@ export function validationError(target: string, error: z.ZodError): Error {
   });
 }
 
+/** Options of {@linkcode createRouter}. */
+export interface RouterOptions {
+  /** How the app finds a request's path (the core's app reads the one the front decided). */
+  getPath?: (request: Request, options?: { env?: object }) => string;
+}
+
 /** A new, empty sub-app for a plugin (or the core) with edgebox's validation errors. */
-export function createRouter(): PluginRoutes {
+export function createRouter(options: RouterOptions = {}): PluginRoutes {
   return new OpenAPIHono<AppEnv>({
+    ...(options.getPath ? { getPath: options.getPath } : {}),
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.target, result.error);
     },

@@ -307,7 +307,7 @@ Deno.test("a malformed JSON body answers 400 problem+json", SANITIZED, async () 
 
   assert.equal(response.status, 400);
   const problem = await problemOf(response);
-  assert.equal(problem.code, "core.bad_request");
+  assert.equal(problem.code, "core.json_invalid");
   assert.equal(problem.field, "body");
 });
 
