@@ -146,16 +146,15 @@ export function guardBody(
     }
   };
   const text = async (): Promise<string> => {
-    const decoded = decodeUtf8(await bytes());
-    if (json) {
-      try {
-        parseStrictJson(decoded, { maxDepth: limits.maxJsonDepth });
-      } catch (error) {
-        problem ??= error as EdgeboxError;
-        throw error;
-      }
+    const received = await bytes();
+    try {
+      const decoded = decodeUtf8(received, { json });
+      if (json) parseStrictJson(decoded, { maxDepth: limits.maxJsonDepth });
+      return decoded;
+    } catch (error) {
+      problem ??= error as EdgeboxError;
+      throw error;
     }
-    return decoded;
   };
   const withType = () => {
     const type = request.headers.get("content-type");

@@ -22,12 +22,18 @@ const INEXACT = Symbol("inexact number");
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Decodes UTF-8 text, refusing invalid sequences with 400 on `field`. */
-export function decodeUtf8(bytes: Uint8Array, field = "body"): string {
+/**
+ * Decodes a body as UTF-8, refusing invalid sequences with 400 (`core.json_invalid` for a JSON
+ * body, `core.bad_request` for other text) rather than replacing them with U+FFFD.
+ */
+export function decodeUtf8(bytes: Uint8Array, options: { json: boolean }): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw invalid(field, "The body is not valid UTF-8");
+    const detail = "The body is not valid UTF-8";
+    throw options.json
+      ? invalid("body", detail)
+      : coreError("core.bad_request", { detail, field: "body" });
   }
 }
 
