@@ -73,7 +73,10 @@ export const FilesystemStorageConfig = z.strictObject({
    * process, so URLs stop working when edgebox restarts.
    */
   presignSecret: z.string().min(32, "presignSecret needs at least 32 characters").optional(),
-  /** Base URL clients reach edgebox at, for presigned URLs; default: the request's origin. */
+  /**
+   * Base URL clients reach edgebox at, for presigned URLs. Left out, presigned URLs are
+   * path-relative (`/v1/<instance>/presigned?...`): edgebox never signs the request's `Host`.
+   */
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   ...limits,
 });

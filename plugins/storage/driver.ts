@@ -3,7 +3,7 @@
  * holds a whole object in memory; routes speak only to this interface.
  */
 import type { HealthReport } from "../../core/plugin.ts";
-import type { ReadConditions } from "./conditions.ts";
+import type { Preconditions } from "./conditions.ts";
 import type { ByteRange, RangeRequest } from "./ranges.ts";
 
 /**
@@ -37,14 +37,30 @@ export type WrittenObject = Pick<ObjectInfo, "key" | "size" | "etag">;
 export interface PutOptions {
   contentType?: string;
   metadata?: Record<string, string>;
-  /** `*`: refuse (`storage.precondition_failed`) when the key already holds an object. */
-  ifNoneMatch?: "*";
+  /**
+   * Checked against the object the write replaces (or its absence), atomically with the write;
+   * `storage.precondition_failed` naming the header when they do not hold.
+   */
+  conditions?: Preconditions;
 }
 
 /** Options of {@linkcode StorageDriver.get}. */
 export interface GetOptions {
   range?: RangeRequest;
-  conditions?: ReadConditions;
+  /** Checked against the version read: 412 `storage.precondition_failed`, or `not_modified`. */
+  conditions?: Preconditions;
+}
+
+/** Options of {@linkcode StorageDriver.delete}. */
+export interface DeleteOptions {
+  /** Checked against the object removed (or its absence), atomically where the backend can. */
+  conditions?: Preconditions;
+}
+
+/** Options of {@linkcode StorageDriver.copy}. */
+export interface CopyOptions {
+  /** Checked against the destination the copy replaces (or its absence). */
+  conditions?: Preconditions;
 }
 
 /** The answer to a read: the object's bytes, or "your copy is current". */
@@ -121,12 +137,12 @@ export interface StorageDriver extends AsyncDisposable {
   get(key: string, options?: GetOptions): Promise<GetResult>;
   /** Metadata of an object; `storage.not_found` when missing. */
   head(key: string): Promise<ObjectInfo>;
-  /** Removes an object; succeeds when there is none. */
-  delete(key: string): Promise<void>;
+  /** Removes an object; succeeds when there is none (unless a condition asks for one). */
+  delete(key: string, options?: DeleteOptions): Promise<void>;
   /** One page of keys under a prefix. */
   list(options: ListOptions): Promise<ListPage>;
   /** Server-side copy with content type and metadata. */
-  copy(from: string, to: string): Promise<WrittenObject>;
+  copy(from: string, to: string, options?: CopyOptions): Promise<WrittenObject>;
   /** A URL that reads or writes `key` without an API key, until it expires. */
   presign(key: string, options: PresignOptions): Promise<PresignedUrl>;
   /**

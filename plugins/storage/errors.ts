@@ -11,6 +11,10 @@ export const storageErrors = {
   "storage.checksum_mismatch": { status: 400, title: "Body does not match its checksum" },
   "storage.body_incomplete": { status: 400, title: "Request body ended before it was complete" },
   "storage.cursor_invalid": { status: 400, title: "Listing cursor is invalid" },
+  "storage.condition_invalid": {
+    status: 400,
+    title: "Conditional header is malformed or cannot be honoured",
+  },
   "storage.signature_invalid": { status: 403, title: "Signed URL is invalid" },
   "storage.signature_expired": { status: 403, title: "Signed URL has expired" },
   "storage.not_found": { status: 404, title: "Object not found" },
@@ -56,15 +60,6 @@ export function rangeNotSatisfiable(key: string, size: number): EdgeboxError {
 /** No object under `key`. */
 export function notFound(key: string): EdgeboxError {
   return storageError("storage.not_found", { detail: `No object "${key}"`, extra: { key } });
-}
-
-/** `If-None-Match: *` met an existing object. */
-export function alreadyExists(key: string, field = "header.if-none-match"): EdgeboxError {
-  return storageError("storage.precondition_failed", {
-    detail: `Object "${key}" already exists and If-None-Match: * forbids overwriting it`,
-    field,
-    extra: { key },
-  });
 }
 
 /** The body grew past the object size limit. */

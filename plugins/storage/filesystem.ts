@@ -16,8 +16,17 @@ import { createHash } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
 import { EdgeboxError } from "../../core/errors.ts";
 import type { HealthReport } from "../../core/plugin.ts";
-import { isNotModified } from "./conditions.ts";
+import {
+  assertWritable,
+  evaluatePreconditions,
+  preconditionFailed,
+  type Preconditions,
+  rangeApplies,
+} from "./conditions.ts";
+import { decodeText, encodeText } from "./cursor.ts";
 import type {
+  CopyOptions,
+  DeleteOptions,
   GetOptions,
   GetResult,
   ListedObject,
@@ -32,13 +41,7 @@ import type {
   StorageFeature,
   WrittenObject,
 } from "./driver.ts";
-import {
-  alreadyExists,
-  notFound,
-  rangeNotSatisfiable,
-  storageError,
-  unavailable,
-} from "./errors.ts";
+import { notFound, rangeNotSatisfiable, storageError, unavailable } from "./errors.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { assertKey, compareKeys } from "./keys.ts";
 import { type ByteRange, resolveRange } from "./ranges.ts";
@@ -143,13 +146,14 @@ function fileStream(file: Deno.FsFile, length: number): ReadableStream<Uint8Arra
   }, { highWaterMark: 0 });
 }
 
+/** Keys are any Unicode: base64url over UTF-8 (`btoa` takes Latin-1 only). */
 function encodeCursor(cursor: FsCursor): string {
-  return btoa(JSON.stringify({ k: cursor.key, p: cursor.prefix ? 1 : 0 }));
+  return encodeText(JSON.stringify({ k: cursor.key, p: cursor.prefix ? 1 : 0 }));
 }
 
 function decodeCursor(text: string): FsCursor {
   try {
-    const parsed = JSON.parse(atob(text));
+    const parsed = JSON.parse(decodeText(text));
     if (typeof parsed?.k === "string" && (parsed.p === 0 || parsed.p === 1)) {
       return { key: parsed.k, prefix: parsed.p === 1 };
     }
@@ -250,9 +254,15 @@ export class FilesystemStorage implements StorageDriver {
       await body.cancel().catch(() => {});
       throw error;
     }
-    if (options.ifNoneMatch === "*" && await this.#readSidecar(metaPath)) {
-      await body.cancel().catch(() => {});
-      throw alreadyExists(key);
+    if (options.conditions) {
+      // Fail before streaming a body that could not be kept; the commit checks again.
+      try {
+        const current = await this.#readSidecar(metaPath);
+        assertWritable(key, current && toInfo(current), options.conditions, "PUT");
+      } catch (error) {
+        await body.cancel().catch(() => {});
+        throw error;
+      }
     }
     const id = crypto.randomUUID().replaceAll("-", "");
     const upload = join(this.#tmp, id);
@@ -281,7 +291,7 @@ export class FilesystemStorage implements StorageDriver {
         metadata: options.metadata ?? {},
         blob: id,
       };
-      await this.#commit(sidecar, options.ifNoneMatch === "*");
+      await this.#commit(sidecar, { conditions: options.conditions, method: "PUT" });
       return { key, size: sidecar.size, etag: sidecar.etag };
     } catch (error) {
       file?.close();
@@ -297,11 +307,14 @@ export class FilesystemStorage implements StorageDriver {
       const sidecar = await this.#readSidecar(metaPath);
       if (!sidecar) throw notFound(key);
       const info = toInfo(sidecar);
-      if (options.conditions && isNotModified(info, options.conditions)) {
+      const conditions = options.conditions ?? {};
+      const outcome = evaluatePreconditions(info, conditions, "GET");
+      if (outcome.kind === "failed") throw preconditionFailed(key, outcome.field);
+      if (outcome.kind === "not_modified") {
         return { kind: "not_modified", etag: info.etag, lastModified: info.lastModified };
       }
       let range: ByteRange | undefined;
-      if (options.range) {
+      if (options.range && rangeApplies(info, conditions.ifRange)) {
         range = resolveRange(options.range, info.size);
         if (!range) throw rangeNotSatisfiable(key, info.size);
       }
@@ -332,12 +345,13 @@ export class FilesystemStorage implements StorageDriver {
     return toInfo(sidecar);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<void> {
     this.#assertOpen();
     const metaPath = this.#metaPath(key);
     try {
       const removed = await this.#locks.run(key, async () => {
         const sidecar = await this.#readSidecar(metaPath);
+        assertWritable(key, sidecar && toInfo(sidecar), options.conditions, "DELETE");
         if (sidecar) await Deno.remove(metaPath);
         return sidecar;
       });
@@ -398,7 +412,7 @@ export class FilesystemStorage implements StorageDriver {
     return more && last ? { objects, prefixes, cursor: encodeCursor(last) } : { objects, prefixes };
   }
 
-  async copy(from: string, to: string): Promise<WrittenObject> {
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<WrittenObject> {
     this.#assertOpen();
     const sourcePath = this.#metaPath(from);
     this.#metaPath(to);
@@ -422,7 +436,7 @@ export class FilesystemStorage implements StorageDriver {
       }
       const sidecar: Sidecar = { ...source, key: to, blob: id, lastModified: Date.now() };
       try {
-        await this.#commit(sidecar, false);
+        await this.#commit(sidecar, { conditions: options.conditions, method: "COPY" });
       } catch (error) {
         throw this.#failure(error, `copy object "${from}" to "${to}"`);
       }
@@ -497,10 +511,14 @@ export class FilesystemStorage implements StorageDriver {
 
   /**
    * Makes `sidecar` the current version of its key: writes it to `tmp/`, then under the key's
-   * lock checks `If-None-Match: *` and renames it over the previous sidecar, whose blob is then
-   * dropped. On failure the new blob is removed and the previous object stays.
+   * lock checks the write's preconditions against the current sidecar and renames the new one
+   * over it, whose blob is then dropped. On failure the new blob is removed and the previous
+   * object stays.
    */
-  async #commit(sidecar: Sidecar, createOnly: boolean): Promise<void> {
+  async #commit(
+    sidecar: Sidecar,
+    write: { conditions: Preconditions | undefined; method: "PUT" | "COPY" },
+  ): Promise<void> {
     const metaPath = this.#metaPath(sidecar.key);
     const staged = join(this.#tmp, `${sidecar.blob}.meta`);
     let previous: Sidecar | undefined;
@@ -514,7 +532,7 @@ export class FilesystemStorage implements StorageDriver {
       }
       previous = await this.#locks.run(sidecar.key, async () => {
         const current = await this.#readSidecar(metaPath);
-        if (createOnly && current) throw alreadyExists(sidecar.key);
+        assertWritable(sidecar.key, current && toInfo(current), write.conditions, write.method);
         await this.#renameInto(staged, metaPath);
         return current;
       });

@@ -1,6 +1,7 @@
 /**
  * Object requests and responses as HTTP headers: what a write may say about its body
- * (`Content-Type`, `X-Meta-*`, `If-None-Match: *`, `Content-MD5`, `X-Checksum-SHA256`),
+ * (`Content-Type`, `X-Meta-*`, `Content-MD5`, `X-Checksum-SHA256`; conditions are
+ * `conditions.ts`'s),
  * validated with zod, and the headers a read answers with.
  */
 import { z } from "zod";
@@ -26,16 +27,12 @@ const PutHeaders = z.object({
     /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/,
     "Expected the SHA-256 digest of the body, as 64 hex digits or 44 base64 characters",
   ).optional(),
-  "if-none-match": z.literal("*", {
-    error: 'Only "If-None-Match: *" (create, never overwrite) is supported on writes',
-  }).optional(),
 });
 
 /** What a write's headers ask for. */
 export interface PutHeaders {
   contentType: string;
   metadata: Record<string, string>;
-  ifNoneMatch?: "*";
   checksums: ExpectedChecksum[];
 }
 
@@ -112,7 +109,6 @@ export function readPutHeaders(headers: Headers, options: { maxMetadataSize: num
   return {
     contentType: data["content-type"] ?? "application/octet-stream",
     metadata,
-    ...(data["if-none-match"] ? { ifNoneMatch: data["if-none-match"] } : {}),
     checksums,
   };
 }

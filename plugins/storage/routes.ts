@@ -9,10 +9,11 @@ import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
 import { coreError } from "../../core/errors.ts";
 import { createRouter, validationError } from "../../core/routes.ts";
 import {
-  isNotModified,
-  parseHttpDate,
-  parseIfNoneMatch,
-  type ReadConditions,
+  type ConditionalMethod,
+  evaluatePreconditions,
+  parsePreconditions,
+  preconditionFailed,
+  type Preconditions,
 } from "./conditions.ts";
 import { unwrapCursor, wrapCursor } from "./cursor.ts";
 import type { StorageDriver } from "./driver.ts";
@@ -33,7 +34,11 @@ export interface StorageRoutesOptions {
   defaultListLimit: number;
   /** Longest presigned URL lifetime, in seconds. */
   maxPresignExpiry: number;
-  /** Base URL clients reach edgebox at; default: the request's origin. */
+  /**
+   * Base URL clients reach edgebox at, for edgebox-signed URLs. Left out, those URLs are
+   * path-relative (`/v1/<instance>/presigned?...`): the request's `Host` is the client's
+   * say-so and never goes into a signed URL.
+   */
   publicUrl?: string;
   /** Bytes received into objects (metrics). */
   onBytesIn?: (bytes: number) => void;
@@ -61,25 +66,40 @@ const ANY = "[\\s\\S]+";
 
 const emptyBody = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
 
-/** Conditions of a read, from `If-None-Match` and `If-Modified-Since`. */
-function readConditions(headers: Headers): ReadConditions {
-  const conditions: ReadConditions = {};
-  const ifNoneMatch = parseIfNoneMatch(headers.get("if-none-match"));
-  if (ifNoneMatch !== undefined) conditions.ifNoneMatch = ifNoneMatch;
-  const ifModifiedSince = parseHttpDate(headers.get("if-modified-since"));
-  if (ifModifiedSince !== undefined) conditions.ifModifiedSince = ifModifiedSince;
-  return conditions;
+/** The request's conditional headers as driver options (nothing when there are none). */
+function conditionsOf(
+  c: StorageContext,
+  method: ConditionalMethod,
+): { conditions?: Preconditions } {
+  const conditions = parsePreconditions(c.req.raw.headers, method);
+  return Object.keys(conditions).length > 0 ? { conditions } : {};
 }
+
+/** Conditional headers that describe an object the route does not have. */
+const CONDITION_HEADERS = {
+  "if-match": z.string().optional().openapi({
+    description: "Entity tags (or *): act only if the current object has one (strong compare)",
+  }),
+  "if-none-match": z.string().optional().openapi({
+    description: "Entity tags (or *): act only if the current object has none (weak compare)",
+  }),
+  "if-unmodified-since": z.string().optional().openapi({
+    description: "HTTP date: act only if the object has not changed since",
+  }),
+};
 
 /** The object handlers both the API and presigned URLs use. */
 function objectHandlers(driver: StorageDriver, options: StorageRoutesOptions) {
   return {
     /** GET and HEAD: stream the object (or a range of it) with its headers, or 304. */
     async read(c: StorageContext, key: string): Promise<Response> {
-      const conditions = readConditions(c.req.raw.headers);
-      if (c.req.raw.method === "HEAD") {
+      const method = c.req.raw.method === "HEAD" ? "HEAD" : "GET";
+      const conditions = parsePreconditions(c.req.raw.headers, method);
+      if (method === "HEAD") {
         const info = await driver.head(key);
-        if (isNotModified(info, conditions)) {
+        const outcome = evaluatePreconditions(info, conditions, "HEAD");
+        if (outcome.kind === "failed") throw preconditionFailed(key, outcome.field);
+        if (outcome.kind === "not_modified") {
           return new Response(null, {
             status: 304,
             headers: notModifiedHeaders(info.etag, info.lastModified),
@@ -107,10 +127,15 @@ function objectHandlers(driver: StorageDriver, options: StorageRoutesOptions) {
       });
     },
 
-    /** PUT: stream the request body into the object, checking size and checksums as it flows. */
+    /**
+     * PUT: stream the request body into the object, checking size and checksums as it flows;
+     * conditional headers are checked against the object replaced, atomically with the write.
+     */
     async write(c: StorageContext, key: string): Promise<Response> {
       const request = c.req.raw;
       const put = readPutHeaders(request.headers, options);
+      // Parsed before the body flows, so a malformed condition costs no upload.
+      const conditions = conditionsOf(c, "PUT");
       const declared = Number(request.headers.get("content-length") ?? "NaN");
       if (declared > options.maxObjectSize) throw tooLarge(options.maxObjectSize);
       const checked = checkedBody(request.body ?? emptyBody(), {
@@ -121,7 +146,7 @@ function objectHandlers(driver: StorageDriver, options: StorageRoutesOptions) {
       const written = await driver.put(key, checked.stream, {
         contentType: put.contentType,
         metadata: put.metadata,
-        ...(put.ifNoneMatch ? { ifNoneMatch: put.ifNoneMatch } : {}),
+        ...conditions,
       });
       return c.json(written, 201, {
         ETag: written.etag,
@@ -155,7 +180,7 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       headers: z.object({
         "content-md5": z.string().optional(),
         "x-checksum-sha256": z.string().optional(),
-        "if-none-match": z.literal("*").optional(),
+        ...CONDITION_HEADERS,
       }),
       body: {
         content: {
@@ -165,8 +190,14 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
     },
     responses: {
       201: { description: "Stored", content: { "application/json": { schema: Written } } },
-      400: { description: "Bad key, metadata or checksum", content: problemContent },
-      412: { description: "If-None-Match: * and the object exists", content: problemContent },
+      400: {
+        description: "Bad key, metadata, checksum or conditional header",
+        content: problemContent,
+      },
+      412: {
+        description: "A condition does not hold (field names the header)",
+        content: problemContent,
+      },
       413: { description: "Larger than maxObjectSize", content: problemContent },
     },
   });
@@ -175,9 +206,18 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/objects/{key}",
-    summary: "Read an object (streamed); Range, If-None-Match and If-Modified-Since apply",
+    summary: "Read an object (streamed); Range, If-Range and the conditional headers apply",
     tags: ["storage"],
-    request: { params: KeyPath },
+    request: {
+      params: KeyPath,
+      headers: z.object({
+        ...CONDITION_HEADERS,
+        "if-modified-since": z.string().optional(),
+        "if-range": z.string().optional().openapi({
+          description: "A strong entity tag or an HTTP date: the Range applies only if it holds",
+        }),
+      }),
+    },
     responses: {
       200: {
         description: "The object",
@@ -187,7 +227,9 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       },
       206: { description: "Part of the object (Content-Range)" },
       304: { description: "Not modified" },
+      400: { description: "Bad key or conditional header", content: problemContent },
       404: { description: "No such object", content: problemContent },
+      412: { description: "If-Match or If-Unmodified-Since failed", content: problemContent },
       416: { description: "Range not satisfiable", content: problemContent },
     },
   });
@@ -196,13 +238,18 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
   app.openAPIRegistry.registerPath({
     method: "delete",
     path: "/objects/{key}",
-    summary: "Delete an object (idempotent)",
+    summary: "Delete an object (idempotent unless a condition asks for an object)",
     tags: ["storage"],
-    request: { params: KeyPath },
-    responses: { 204: { description: "Gone (or never there)" } },
+    request: { params: KeyPath, headers: z.object(CONDITION_HEADERS) },
+    responses: {
+      204: { description: "Gone (or never there)" },
+      400: { description: "Bad key or conditional header", content: problemContent },
+      412: { description: "A condition does not hold", content: problemContent },
+    },
   });
   app.delete(`/objects/:key{${ANY}}`, async (c) => {
-    await driver.delete(keyOf(c));
+    const key = keyOf(c);
+    await driver.delete(key, conditionsOf(c, "DELETE"));
     return c.body(null, 204);
   });
 
@@ -210,19 +257,36 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/objects/{key}/copy",
-    summary: "Copy an object server-side, with its content type and metadata",
+    summary:
+      "Copy an object server-side, with its content type and metadata; conditional headers apply to the destination",
     tags: ["storage"],
     request: {
       params: KeyPath,
+      headers: z.object(CONDITION_HEADERS),
       body: { required: true, content: { "application/json": { schema: CopyBody } } },
     },
     responses: {
       201: { description: "Copied", content: { "application/json": { schema: Written } } },
+      400: {
+        description: "Bad key, body or conditional header (x-amz-copy-source-if-* is refused)",
+        content: problemContent,
+      },
       404: { description: "No such source object", content: problemContent },
+      412: { description: "A condition on the destination does not hold", content: problemContent },
     },
   });
   app.post(`/objects/:key{${ANY}}/copy`, async (c) => {
     const from = keyOf(c);
+    for (const name of c.req.raw.headers.keys()) {
+      // S3-style source conditions: edgebox does not honour them, so it must not ignore them.
+      if (name.startsWith("x-amz-copy-source-if-")) {
+        throw storageError("storage.condition_invalid", {
+          detail: `header.${name}: Conditions on the copy source are not supported`,
+          field: `header.${name}`,
+        });
+      }
+    }
+    const conditions = conditionsOf(c, "COPY");
     let json: unknown;
     try {
       json = await c.req.json();
@@ -243,7 +307,7 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
         field: "body.to",
       });
     }
-    return c.json(await driver.copy(from, to), 201);
+    return c.json(await driver.copy(from, to, conditions), 201);
   });
 
   const ListQuery = z.object({
@@ -310,7 +374,9 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       .openapi({ description: "Seconds the URL stays valid" }),
   }).strict().openapi("PresignRequest");
   const Presigned = z.object({
-    url: z.string(),
+    url: z.string().openapi({
+      description: "Absolute, or path-relative on the filesystem backend when publicUrl is unset",
+    }),
     method: z.enum(["GET", "PUT"]),
     expiresAt: z.string(),
   }).openapi("PresignedUrl");
@@ -332,11 +398,13 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
     async (c) => {
       const body = c.req.valid("json");
       assertKey(body.key, options.maxKeyLength, "body.key");
-      const origin = options.publicUrl ?? new URL(c.req.url).origin;
+      // Never the request's Host (or an absolute-form target): a client could point the
+      // signed URL at any host it likes. Without publicUrl the URL is path-relative.
+      const origin = options.publicUrl?.replace(/\/+$/, "") ?? "";
       const signed = await driver.presign(body.key, {
         method: body.method,
         expiresIn: body.expiresIn,
-        baseUrl: `${origin.replace(/\/+$/, "")}/v1/${options.instance}`,
+        baseUrl: `${origin}/v1/${options.instance}`,
       });
       return c.json({
         url: signed.url,

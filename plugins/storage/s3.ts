@@ -25,9 +25,20 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { EdgeboxError } from "../../core/errors.ts";
 import type { HealthReport } from "../../core/plugin.ts";
-import { isNotModified } from "./conditions.ts";
+import { redactText } from "../../core/redact.ts";
+import {
+  assertWritable,
+  type ConditionHeader,
+  evaluatePreconditions,
+  hasPreconditions,
+  preconditionFailed,
+  type Preconditions,
+  rangeApplies,
+} from "./conditions.ts";
 import { messageOf } from "../../core/timing.ts";
 import type {
+  CopyOptions,
+  DeleteOptions,
   GetOptions,
   GetResult,
   ListOptions,
@@ -41,14 +52,7 @@ import type {
   StorageFeature,
   WrittenObject,
 } from "./driver.ts";
-import {
-  alreadyExists,
-  notFound,
-  rangeNotSatisfiable,
-  storageError,
-  tooLarge,
-  unavailable,
-} from "./errors.ts";
+import { notFound, rangeNotSatisfiable, storageError, tooLarge, unavailable } from "./errors.ts";
 import { assertKey } from "./keys.ts";
 import { formatRange } from "./ranges.ts";
 
@@ -106,6 +110,32 @@ function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
+/**
+ * A write made conditional on the service: the S3 `If-Match` / `If-None-Match` parameters, and
+ * the header a 412 from the service is reported against.
+ */
+interface WriteGuard {
+  params: { IfMatch?: string; IfNoneMatch?: string };
+  field: ConditionHeader;
+}
+
+/** The header a write's 412 names when the object changed between our check and the write. */
+function firstHeader(conditions: Preconditions): ConditionHeader {
+  if (conditions.ifMatch !== undefined) return "header.if-match";
+  if (conditions.ifUnmodifiedSince !== undefined) return "header.if-unmodified-since";
+  return "header.if-none-match";
+}
+
+/**
+ * A refusal from the service of a write made conditional by `guard`: 412, 409 for a concurrent
+ * conditional write, or 404 for `If-Match` on an object that is not there (any more).
+ */
+function conditionRefused(error: unknown, guard: WriteGuard): boolean {
+  const status = statusOf(error);
+  return status === 412 || status === 409 ||
+    (status === 404 && guard.params.IfMatch !== undefined && nameOf(error) !== "NoSuchBucket");
+}
+
 /** Total object size from `Content-Range: bytes a-b/size`. */
 function totalSize(contentRange: string | undefined): number | undefined {
   const match = /\/(\d+)$/.exec(contentRange ?? "");
@@ -123,7 +153,7 @@ export class S3Storage implements StorageDriver {
 
   constructor(options: S3StorageOptions) {
     this.#options = options;
-    this.#where = `bucket "${options.bucket}" at ${options.endpoint ?? "AWS S3"}`;
+    this.#where = `bucket "${options.bucket}" at ${redactText(options.endpoint ?? "AWS S3")}`;
     this.#client = new S3Client({
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -197,6 +227,13 @@ export class S3Storage implements StorageDriver {
       await body.cancel().catch(() => {});
       throw error;
     }
+    let guard: WriteGuard | undefined;
+    try {
+      guard = await this.#guard(key, options.conditions, "PUT");
+    } catch (error) {
+      await body.cancel().catch(() => {});
+      throw error;
+    }
     const checked = checkedBody(body, { maxSize: this.#options.maxObjectSize });
     const upload = new Upload({
       client: this.#client,
@@ -206,7 +243,8 @@ export class S3Storage implements StorageDriver {
         Body: checked.stream,
         ContentType: options.contentType ?? "application/octet-stream",
         Metadata: options.metadata ?? {},
-        ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        // Passed to PutObject, or to CompleteMultipartUpload for a multipart upload.
+        ...guard?.params,
       },
       partSize: this.#options.partSize,
       queueSize: this.#options.uploadConcurrency,
@@ -218,7 +256,7 @@ export class S3Storage implements StorageDriver {
     } catch (error) {
       // The SDK stops reading when the backend fails; release the client's body too.
       await checked.stream.cancel(error).catch(() => {});
-      if (statusOf(error) === 412) throw alreadyExists(key);
+      if (guard && conditionRefused(error, guard)) throw preconditionFailed(key, guard.field);
       throw this.#failure(error, `store object "${key}"`, key);
     }
   }
@@ -229,8 +267,14 @@ export class S3Storage implements StorageDriver {
     const input: GetObjectCommandInput = { Bucket: this.#options.bucket, Key: key };
     if (options.range) input.Range = formatRange(options.range);
     const conditions = options.conditions ?? {};
-    const { ifNoneMatch, ifModifiedSince } = conditions;
-    if (ifNoneMatch !== undefined) {
+    const { ifMatch, ifNoneMatch, ifModifiedSince, ifUnmodifiedSince } = conditions;
+    // Every condition is decided here on the response's own validators (so on the version
+    // whose bytes are sent); the service is asked to answer 304 only where that cannot differ
+    // from section 13.2.2's order, to save the body.
+    const serverSide = ifMatch === undefined && ifUnmodifiedSince === undefined;
+    if (!serverSide) {
+      // decided below
+    } else if (ifNoneMatch !== undefined) {
       // S3 services compare one strong tag; a weak tag or a list is decided here once the
       // response headers arrive (an empty list matches nothing).
       const tags = ifNoneMatch === "*"
@@ -255,9 +299,17 @@ export class S3Storage implements StorageDriver {
       const body = output.Body
         ? output.Body.transformToWebStream() as ReadableStream<Uint8Array>
         : new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-      if (isNotModified(info, conditions)) {
+      const outcome = evaluatePreconditions(info, conditions, "GET");
+      if (outcome.kind !== "proceed") {
         await body.cancel();
+        if (outcome.kind === "failed") throw preconditionFailed(key, outcome.field);
         return { kind: "not_modified", etag: info.etag, lastModified: info.lastModified };
+      }
+      if (options.range && !rangeApplies(info, conditions.ifRange)) {
+        // If-Range failed on this version: send the whole of the current one instead.
+        await body.cancel();
+        const { ifRange: _, ...rest } = conditions;
+        return await this.get(key, { conditions: rest });
       }
       if (output.ContentRange && output.$metadata.httpStatusCode === 206) {
         const match = /bytes (\d+)-(\d+)\//.exec(output.ContentRange);
@@ -310,12 +362,21 @@ export class S3Storage implements StorageDriver {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<void> {
     this.#assertOpen();
     assertKey(key, this.#options.maxKeyLength);
+    const guard = await this.#guard(key, options.conditions, "DELETE");
+    // Conditions met by "no object": nothing to delete, and If-None-Match: * has no S3 form.
+    if (guard?.params.IfNoneMatch === "*") return;
     try {
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key }));
+      await this.#client.send(
+        new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key, ...guard?.params }),
+      );
     } catch (error) {
+      if (guard && statusOf(error) !== 404 && conditionRefused(error, guard)) {
+        throw preconditionFailed(key, guard.field);
+      }
+      // Gone already (deleted concurrently, after our check): what this delete asked for.
       if (statusOf(error) === 404 && nameOf(error) !== "NoSuchBucket") return;
       throw this.#failure(error, `delete object "${key}"`);
     }
@@ -358,7 +419,7 @@ export class S3Storage implements StorageDriver {
     }
   }
 
-  async copy(from: string, to: string): Promise<WrittenObject> {
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<WrittenObject> {
     this.#assertOpen();
     assertKey(from, this.#options.maxKeyLength);
     assertKey(to, this.#options.maxKeyLength, "body.to");
@@ -368,8 +429,9 @@ export class S3Storage implements StorageDriver {
     );
     for (let attempt = 1;; attempt++) {
       const source = await this.head(from);
+      const guard = await this.#guard(to, options.conditions, "COPY");
       try {
-        if (source.size > threshold) return await this.#copyInParts(source, to);
+        if (source.size > threshold) return await this.#copyInParts(source, to, guard);
         const output = await this.#client.send(
           new CopyObjectCommand({
             Bucket: this.#options.bucket,
@@ -378,10 +440,17 @@ export class S3Storage implements StorageDriver {
             // The source we measured, not one written since.
             CopySourceIfMatch: source.etag,
             MetadataDirective: "COPY",
+            ...guard?.params,
           }),
         );
         return { key: to, size: source.size, etag: output.CopyObjectResult?.ETag ?? source.etag };
       } catch (error) {
+        if (guard && conditionRefused(error, guard)) {
+          // The source condition (ours) or the destination's (the client's) failed: see which.
+          if ((await this.#current(from))?.etag === source.etag) {
+            throw preconditionFailed(to, guard.field);
+          }
+        }
         if (statusOf(error) === 412) {
           if (attempt < COPY_ATTEMPTS) continue; // the source was replaced meanwhile
           throw storageError("storage.precondition_failed", {
@@ -436,7 +505,11 @@ export class S3Storage implements StorageDriver {
   }
 
   /** A copy too large for CopyObject: multipart, each part copied server-side. */
-  async #copyInParts(source: ObjectInfo, to: string): Promise<WrittenObject> {
+  async #copyInParts(
+    source: ObjectInfo,
+    to: string,
+    guard: WriteGuard | undefined,
+  ): Promise<WrittenObject> {
     const Bucket = this.#options.bucket;
     const partSize = Math.max(this.#options.partSize, Math.ceil(source.size / MAX_PARTS));
     const { UploadId } = await this.#client.send(
@@ -470,6 +543,7 @@ export class S3Storage implements StorageDriver {
           Key: to,
           UploadId,
           MultipartUpload: { Parts: parts },
+          ...guard?.params,
         }),
       );
       return { key: to, size: source.size, etag: done.ETag ?? "" };
@@ -478,6 +552,48 @@ export class S3Storage implements StorageDriver {
         .catch(() => {/* the bucket's lifecycle rules reclaim what an abort could not */});
       throw error;
     }
+  }
+
+  /** The object under `key`, or `undefined` when there is none. */
+  async #current(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      return await this.head(key);
+    } catch (error) {
+      if (error instanceof EdgeboxError && error.code === "storage.not_found") return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Checks a write's preconditions and says how to make the write itself conditional on the
+   * service, so that a change between the check and the write fails the write (412) instead of
+   * being overwritten: the conditions are evaluated here against the current object, and the
+   * write is sent with `If-Match` its ETag (or `If-None-Match: *` when there was none). The two
+   * common single conditions go to the service as they are, without the extra HEAD.
+   */
+  async #guard(
+    key: string,
+    conditions: Preconditions | undefined,
+    method: "PUT" | "DELETE" | "COPY",
+  ): Promise<WriteGuard | undefined> {
+    if (!conditions || !hasPreconditions(conditions)) return undefined;
+    // A delete always looks first: S3 answers 404, not 412, to If-Match on a missing object.
+    const only = Object.keys(conditions).length === 1 && method !== "DELETE";
+    if (only && conditions.ifNoneMatch === "*") {
+      return { params: { IfNoneMatch: "*" }, field: "header.if-none-match" };
+    }
+    const tag = Array.isArray(conditions.ifMatch) && conditions.ifMatch.length === 1
+      ? conditions.ifMatch[0] as string
+      : undefined;
+    if (only && tag !== undefined && !tag.startsWith("W/")) {
+      return { params: { IfMatch: tag }, field: "header.if-match" };
+    }
+    const current = await this.#current(key);
+    assertWritable(key, current, conditions, method);
+    return {
+      params: current ? { IfMatch: current.etag } : { IfNoneMatch: "*" },
+      field: firstHeader(conditions),
+    };
   }
 
   /** Turns an SDK or network error into a storage error, keeping it as the cause. */
@@ -500,7 +616,6 @@ export class S3Storage implements StorageDriver {
       return unavailable(`${detail}: ${messageOf(error) || name}`, error);
     }
     if (status === 404 && key !== undefined) return notFound(key);
-    if (status === 412 && key !== undefined) return alreadyExists(key);
     if (name === "EntityTooLarge") return tooLarge(this.#options.maxObjectSize);
     if (status === 401 || status === 403) {
       return storageError("storage.backend_error", {

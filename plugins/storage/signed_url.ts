@@ -4,22 +4,13 @@
  * expires, and a change to any of them breaks the signature.
  */
 import type { EdgeboxError } from "../../core/errors.ts";
+import { fromBase64Url, toBase64Url } from "./cursor.ts";
 import type { SignedRequest } from "./driver.ts";
 import { storageError } from "./errors.ts";
 
 const encoder = new TextEncoder();
 const EXPIRES = /^\d{1,12}$/;
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
-
-function toBase64Url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
 
 /** Options of {@linkcode UrlSigner}. */
 export interface UrlSignerOptions {

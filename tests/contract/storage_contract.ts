@@ -249,7 +249,7 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
     const key = `${prefix}/keep`;
     await driver.put(key, streamOf(text("original")));
     await rejectsWith(
-      driver.put(key, streamOf(text("replacement")), { ifNoneMatch: "*" }),
+      driver.put(key, streamOf(text("replacement")), { conditions: { ifNoneMatch: "*" } }),
       "storage.precondition_failed",
     );
     const result = await driver.get(key);
@@ -259,7 +259,9 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
   });
 
   test("If-None-Match: * creates an object that does not exist", async ({ driver }, prefix) => {
-    const written = await driver.put(`${prefix}/new`, streamOf(text("x")), { ifNoneMatch: "*" });
+    const written = await driver.put(`${prefix}/new`, streamOf(text("x")), {
+      conditions: { ifNoneMatch: "*" },
+    });
     assert.equal(written.size, 1);
   });
 
