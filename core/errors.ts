@@ -5,6 +5,7 @@
  * Codes live in tables (this one for the core, one per plugin that needs its own) so users
  * can match on them, the way Fastify's `FST_ERR_*` codes work.
  */
+import { redactText } from "./redact.ts";
 
 /** What a row of an error table says about one kind of failure. */
 export interface ErrorSpec {
@@ -108,7 +109,7 @@ export function toProblem(
     type: `https://edgebox.dev/problems/${error.code}`,
     title: error.title,
     status: error.status,
-    detail: error.message,
+    detail: redactText(error.message),
     code: error.code,
   };
   if (error.field !== undefined) problem.field = error.field;

@@ -5,6 +5,7 @@
  */
 import type { Lifecycle, ManagedPlugin } from "./lifecycle.ts";
 import type { PluginState } from "./plugin.ts";
+import { redactText } from "./redact.ts";
 
 /** One plugin's line in the readiness report. */
 export interface PluginReadiness {
@@ -43,7 +44,7 @@ export function readiness(lifecycle: Lifecycle, shuttingDown: boolean): Readines
       since: plugin.since.toISOString(),
     };
     if (plugin.backend !== undefined) line.backend = plugin.backend;
-    if (plugin.detail !== undefined) line.detail = plugin.detail;
+    if (plugin.detail !== undefined) line.detail = redactText(plugin.detail);
     if (plugin.state === "degraded") line.retryAfter = retryAfterSeconds(plugin);
     plugins[plugin.name] = line;
   }

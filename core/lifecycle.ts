@@ -7,6 +7,7 @@ import type { EdgeboxConfig, PluginInstanceConfig } from "./config.ts";
 import { planDependencies } from "./dependency_order.ts";
 import type { Logger } from "./log.ts";
 import type { Gauge } from "./metrics.ts";
+import { redactText, rememberSecrets } from "./redact.ts";
 import {
   instrumentDriver,
   labelledMetrics,
@@ -72,83 +73,94 @@ export class Lifecycle {
   /** Metrics and tracing shared by the core and every plugin. */
   readonly telemetry: TelemetryHub;
   readonly #onStateChange: StateListener | undefined;
+  /** The config's secrets, scrubbed from every output until this lifecycle has stopped. */
+  readonly #secrets: Disposable;
   #stopping: Promise<Error[]> | undefined;
 
   constructor(config: EdgeboxConfig, options: LifecycleOptions) {
-    this.#log = options.log;
-    this.#onStateChange = options.onStateChange;
-    const hub = this.telemetry = options.telemetry ?? new TelemetryHub();
-    this.#stateGauge = hub.gauge(
-      "edgebox_plugin_state",
-      "1 for the state each plugin instance is in, 0 for the others",
-      ["instance", "type", "backend", "state"],
-    );
-    const enabled = config.plugins.filter((p) => p.enabled);
-    const plan = planDependencies(enabled.map((p) => ({
-      name: p.name,
-      type: p.type,
-      requires: options.registry.get(p.type)?.requires ?? [],
-    })));
-    // parseConfig already refused these; this guards configs built in code.
-    if (!plan.ok) throw new StartupError(`Cannot order plugins: ${JSON.stringify(plan.problems)}`);
+    // First of all, so that nothing a plugin logs or reports, even from `create`, shows them.
+    this.#secrets = rememberSecrets(config);
+    try {
+      this.#log = options.log;
+      this.#onStateChange = options.onStateChange;
+      const hub = this.telemetry = options.telemetry ?? new TelemetryHub();
+      this.#stateGauge = hub.gauge(
+        "edgebox_plugin_state",
+        "1 for the state each plugin instance is in, 0 for the others",
+        ["instance", "type", "backend", "state"],
+      );
+      const enabled = config.plugins.filter((p) => p.enabled);
+      const plan = planDependencies(enabled.map((p) => ({
+        name: p.name,
+        type: p.type,
+        requires: options.registry.get(p.type)?.requires ?? [],
+      })));
+      // parseConfig already refused these; this guards configs built in code.
+      if (!plan.ok) {
+        throw new StartupError(`Cannot order plugins: ${JSON.stringify(plan.problems)}`);
+      }
 
-    for (const name of plan.order) {
-      const settings = enabled.find((p) => p.name === name)!;
-      const definition = options.registry.get(settings.type);
-      if (!definition) throw new StartupError(`Unknown plugin type "${settings.type}"`);
-      const controller = new AbortController();
-      this.#controllers.set(name, controller);
-      const requires = definition.requires ?? [];
-      const metrics = labelledMetrics(hub, { instance: name });
-      const instance = definition.create({
-        name,
-        type: settings.type,
-        config: settings.config,
-        log: options.log.child({ plugin: name }),
-        metrics,
-        instrument: (driver, extra) =>
-          instrumentDriver(driver, { hub, type: settings.type, metrics, ...extra }),
-        span: (spanName, attributes, work) => withSpan(hub, spanName, attributes, work),
-        traceHeaders: () => traceHeaders(hub),
-        withTraceParent: (headers, work) => withRemoteParent(hub, headers, work),
-        signal: controller.signal,
-        draining: this.#draining.signal,
-        use: <T>(type: string): T => {
-          if (!requires.includes(type)) {
-            throw new Error(`Plugin "${name}" uses "${type}" without listing it in requires`);
-          }
-          const provider = this.#plugins.find((p) => p.type === type);
-          if (!provider) throw new Error(`No plugin of type "${type}" is enabled`);
-          return provider.instance.exports as T;
-        },
-      });
-      if (instance.telemetry) hub.install(instance.telemetry);
-      const backend = (settings.config as { backend?: unknown } | null)?.backend;
-      this.#plugins.push({
-        name,
-        type: settings.type,
-        required: settings.required,
-        backend: typeof backend === "string" ? backend : undefined,
-        settings,
-        definition,
-        instance,
-        state: "stopped",
-        detail: "not started",
-        since: new Date(),
-        nextAttemptAt: undefined,
-      });
+      for (const name of plan.order) {
+        const settings = enabled.find((p) => p.name === name)!;
+        const definition = options.registry.get(settings.type);
+        if (!definition) throw new StartupError(`Unknown plugin type "${settings.type}"`);
+        const controller = new AbortController();
+        this.#controllers.set(name, controller);
+        const requires = definition.requires ?? [];
+        const metrics = labelledMetrics(hub, { instance: name });
+        const instance = definition.create({
+          name,
+          type: settings.type,
+          config: settings.config,
+          log: options.log.child({ plugin: name }),
+          metrics,
+          instrument: (driver, extra) =>
+            instrumentDriver(driver, { hub, type: settings.type, metrics, ...extra }),
+          span: (spanName, attributes, work) => withSpan(hub, spanName, attributes, work),
+          traceHeaders: () => traceHeaders(hub),
+          withTraceParent: (headers, work) => withRemoteParent(hub, headers, work),
+          signal: controller.signal,
+          draining: this.#draining.signal,
+          use: <T>(type: string): T => {
+            if (!requires.includes(type)) {
+              throw new Error(`Plugin "${name}" uses "${type}" without listing it in requires`);
+            }
+            const provider = this.#plugins.find((p) => p.type === type);
+            if (!provider) throw new Error(`No plugin of type "${type}" is enabled`);
+            return provider.instance.exports as T;
+          },
+        });
+        if (instance.telemetry) hub.install(instance.telemetry);
+        const backend = (settings.config as { backend?: unknown } | null)?.backend;
+        this.#plugins.push({
+          name,
+          type: settings.type,
+          required: settings.required,
+          backend: typeof backend === "string" ? backend : undefined,
+          settings,
+          definition,
+          instance,
+          state: "stopped",
+          detail: "not started",
+          since: new Date(),
+          nextAttemptAt: undefined,
+        });
+      }
+      // Telemetry providers with no dependencies start first and stop last, so they see (and
+      // flush) everything the other plugins record, whatever the config's order.
+      const first = this.#plugins.filter((p) =>
+        p.instance.telemetry && !p.definition.requires?.length
+      );
+      this.#plugins.splice(
+        0,
+        this.#plugins.length,
+        ...first,
+        ...this.#plugins.filter((p) => !first.includes(p)),
+      );
+    } catch (error) {
+      this.#secrets[Symbol.dispose]();
+      throw error;
     }
-    // Telemetry providers with no dependencies start first and stop last, so they see (and
-    // flush) everything the other plugins record, whatever the config's order.
-    const first = this.#plugins.filter((p) =>
-      p.instance.telemetry && !p.definition.requires?.length
-    );
-    this.#plugins.splice(
-      0,
-      this.#plugins.length,
-      ...first,
-      ...this.#plugins.filter((p) => !first.includes(p)),
-    );
   }
 
   /** Instances in start order. */
@@ -187,9 +199,11 @@ export class Lifecycle {
         this.#monitor(plugin, plugin.state === "degraded");
       } else if (plugin.required) {
         this.#setState(plugin, "failed", messageOf(error));
-        const line = `Cannot start plugin "${plugin.name}" (${plugin.type}${
-          plugin.backend ? `, ${plugin.backend}` : ""
-        }): ${messageOf(error)}`;
+        const line = redactText(
+          `Cannot start plugin "${plugin.name}" (${plugin.type}${
+            plugin.backend ? `, ${plugin.backend}` : ""
+          }): ${messageOf(error)}`,
+        );
         await this.stop();
         throw new StartupError(line, { cause: error });
       } else {
@@ -244,6 +258,7 @@ export class Lifecycle {
       }
       if (!failed) this.#setState(plugin, "stopped", undefined);
     }
+    this.#secrets[Symbol.dispose]();
     return errors;
   }
 
@@ -349,7 +364,9 @@ export class Lifecycle {
     return this.#controllers.get(plugin.name)!.signal;
   }
 
-  #setState(plugin: ManagedPlugin, state: PluginState, detail: string | undefined): void {
+  #setState(plugin: ManagedPlugin, state: PluginState, reported: string | undefined): void {
+    // A plugin's failure text often quotes its backend's URL: hide secrets before keeping it.
+    const detail = reported === undefined ? undefined : redactText(reported);
     const previous = plugin.state;
     if (previous === state && plugin.detail === detail) return;
     plugin.state = state;

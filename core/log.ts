@@ -1,7 +1,9 @@
 /**
  * Structured logging: one JSON object per line (or a readable line on a terminal), with
  * fields inherited by child loggers so every line of a request or plugin carries its context.
+ * Every message and field goes through the redaction of `core/redact.ts` before it is written.
  */
+import { redact, redactText } from "./redact.ts";
 
 /** Severity, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -22,7 +24,8 @@ export interface Logger {
   /**
    * An info line whose own fields arrive as JSON object members (`"a":1,"b":"x"`, no braces),
    * for a line written on every request: building that text directly costs a fraction of
-   * serialising a record (see `core/access_log.ts`).
+   * serialising a record (see `core/access_log.ts`). Message and members are written as given,
+   * not redacted: give only values that never carry config (method, route template, status, ids).
    */
   infoJson(message: string, members: string): void;
   /** True when lines of this level are written (skip building costly fields otherwise). */
@@ -106,11 +109,16 @@ function makeLogger(
   root: { level: LogLevel; format: LogFormat; write: (line: string, urgent: boolean) => void },
   context: LogFields,
 ): Logger {
-  // The context is serialised once per logger, not once per line.
-  const contextJson = Object.keys(context).length ? "," + safeStringify(context).slice(1, -1) : "";
-  const emit = (level: LogLevel, message: string, fields?: LogFields) => {
+  // The context is redacted and serialised once per logger, not once per line.
+  const shownContext = redact(context) as LogFields;
+  const contextJson = Object.keys(shownContext).length
+    ? "," + safeStringify(shownContext).slice(1, -1)
+    : "";
+  const emit = (level: LogLevel, text: string, raw?: LogFields) => {
     if (severity[level] < severity[root.level]) return;
     const urgent = severity[level] >= severity.warn;
+    const message = redactText(text);
+    const fields = raw ? redact(raw) as LogFields : undefined;
     if (root.format === "json") {
       const extra = fields ? safeStringify(fields).slice(1, -1) : "";
       root.write(
@@ -120,7 +128,10 @@ function makeLogger(
         urgent,
       );
     } else {
-      root.write(pretty({ time: isoNow(), level, msg: message, ...context, ...fields }), urgent);
+      root.write(
+        pretty({ time: isoNow(), level, msg: message, ...shownContext, ...fields }),
+        urgent,
+      );
     }
   };
   return {

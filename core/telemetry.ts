@@ -8,6 +8,7 @@ import {
   type Context,
   context,
   createContextKey,
+  type Exception,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
@@ -18,6 +19,7 @@ import {
 } from "@opentelemetry/api";
 import type { Counter, Gauge, Histogram, Labels, Metrics } from "./metrics.ts";
 import { noopMetrics } from "./metrics.ts";
+import { redactText } from "./redact.ts";
 
 /** What an observability plugin hands the core (see `PluginInstance.telemetry`). */
 export interface TelemetryBackend {
@@ -151,17 +153,50 @@ export function withSpan<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   if (!hub.tracing) return work();
-  return tracer().startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
-    try {
-      return await work();
-    } catch (error) {
-      span.recordException(error instanceof Error ? error : String(error));
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
+  const shown = redactAttributes(attributes);
+  return tracer().startActiveSpan(
+    name,
+    { kind: SpanKind.CLIENT, attributes: shown },
+    async (span) => {
+      try {
+        return await work();
+      } catch (error) {
+        span.recordException(shownException(error));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** Attributes with every string value passed through the redaction (`core/redact.ts`). */
+export function redactAttributes(attributes: Attributes): Attributes {
+  let shown: Attributes | undefined;
+  for (const [key, value] of Object.entries(attributes)) {
+    let redacted: typeof value = value;
+    if (typeof value === "string") redacted = redactText(value);
+    else if (Array.isArray(value) && value.some((item) => typeof item === "string")) {
+      redacted = value.map((item) =>
+        typeof item === "string" ? redactText(item) : item
+      ) as typeof value;
     }
-  });
+    if (redacted !== value) (shown ??= { ...attributes })[key] = redacted;
+  }
+  return shown ?? attributes;
+}
+
+/** What a span records of an error: its code or name, and its message and stack redacted. */
+function shownException(error: unknown): Exception {
+  if (!(error instanceof Error)) return redactText(String(error));
+  const code = (error as { code?: unknown }).code;
+  return {
+    name: error.name,
+    message: redactText(error.message),
+    ...(error.stack === undefined ? {} : { stack: redactText(error.stack) }),
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+  };
 }
 
 /** W3C trace context of the active span (`traceparent`, `tracestate`), to put in a message. */

@@ -8,6 +8,7 @@
 import neo4j, { type Driver, type ManagedTransaction, type Node, type Path } from "neo4j-driver";
 import type { HealthReport } from "../../core/plugin.ts";
 import type { Logger } from "../../core/log.ts";
+import { redactText } from "../../core/redact.ts";
 import type {
   BatchItem,
   BatchResult,
@@ -99,7 +100,7 @@ export class Neo4jGraph implements GraphDriver {
     try {
       await driver.verifyConnectivity({ database: this.#options.database });
     } catch (error) {
-      throw fromNeo4jError(error, `connect to ${redactUrl(this.#options.url)}`);
+      throw fromNeo4jError(error, `connect to ${redactText(this.#options.url)}`);
     }
     if (this.#prepared) return;
     for (const label of this.#options.labels ?? []) await this.#ensureConstraint(label);
@@ -506,10 +507,6 @@ function bounded(value: number, name: string): number {
 /** The name of the uniqueness constraint the driver creates for a label (tests drop it). */
 export function constraintName(label: string): string {
   return `edgebox_${label}_id`;
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//");
 }
 
 Neo4jGraph satisfies new (options: Neo4jGraphOptions) => GraphDriver;

@@ -20,6 +20,7 @@ import {
 } from "@nats-io/transport-node";
 import type { Logger } from "../../core/log.ts";
 import type { HealthReport } from "../../core/plugin.ts";
+import { redactText } from "../../core/redact.ts";
 import { withTimeout } from "../../core/timing.ts";
 import { AckTokens } from "./ack_token.ts";
 import type {
@@ -122,9 +123,12 @@ export class NatsMessaging implements MessagingDriver {
   #online = false;
   #provisioned = false;
   #lastError: string | undefined;
+  /** The server URL(s) as messages show them: userinfo and tokens hidden. */
+  readonly #where: string;
 
   constructor(options: NatsMessagingOptions) {
     this.#options = options;
+    this.#where = redactText(options.url);
     this.#tokens = new AckTokens(options.scope, options.ackSecret);
   }
 
@@ -132,7 +136,7 @@ export class NatsMessaging implements MessagingDriver {
     const current = this.#connection;
     if (current && !current.nc.isClosed()) {
       if (!this.#online) {
-        throw unavailable(`NATS at ${this.#options.url} is reconnecting`);
+        throw unavailable(`NATS at ${this.#where} is reconnecting`);
       }
       if (!this.#provisioned) await this.#provision(current);
       return;
@@ -445,12 +449,12 @@ export class NatsMessaging implements MessagingDriver {
   // --- connection ---
 
   async #open(): Promise<void> {
-    const { url } = this.#options;
+    const url = this.#where;
     let nc: NatsConnection;
     try {
       nc = await connect(await this.#connectionOptions());
     } catch (error) {
-      this.#lastError = `Cannot connect to NATS at ${url}: ${messageOf(error)}`;
+      this.#lastError = redactText(`Cannot connect to NATS at ${url}: ${messageOf(error)}`);
       throw unavailable(this.#lastError, error);
     }
     this.#online = true;
@@ -472,7 +476,7 @@ export class NatsMessaging implements MessagingDriver {
       };
     } catch (error) {
       await nc.close();
-      this.#lastError = `Cannot use JetStream at ${url}: ${messageOf(error)}`;
+      this.#lastError = redactText(`Cannot use JetStream at ${url}: ${messageOf(error)}`);
       throw unavailable(this.#lastError, error);
     }
     this.#connection = connection;
@@ -553,9 +557,9 @@ export class NatsMessaging implements MessagingDriver {
   #live(): Connection {
     const connection = this.#connection;
     if (!connection || connection.nc.isClosed()) {
-      throw unavailable(this.#lastError ?? `Not connected to NATS at ${this.#options.url}`);
+      throw unavailable(this.#lastError ?? `Not connected to NATS at ${this.#where}`);
     }
-    if (!this.#online) throw unavailable(`NATS at ${this.#options.url} is reconnecting`);
+    if (!this.#online) throw unavailable(`NATS at ${this.#where} is reconnecting`);
     return connection;
   }
 

@@ -37,7 +37,8 @@ import {
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import type { Logger } from "../../core/log.ts";
-import { PRESAMPLED } from "../../core/telemetry.ts";
+import { redactText } from "../../core/redact.ts";
+import { PRESAMPLED, redactAttributes } from "../../core/telemetry.ts";
 import type { Counter, Metrics } from "../../core/metrics.ts";
 import { messageOf } from "../../core/timing.ts";
 import { VERSION } from "../../core/version.ts";
@@ -202,7 +203,11 @@ class RootSampler implements Sampler {
   }
 }
 
-/** Counts exported and failed spans on the way to the real exporter. */
+/**
+ * Counts exported and failed spans on the way to the real exporter, and passes every span
+ * through the redaction first (`core/redact.ts`): this is where each span leaves the process,
+ * whoever opened it.
+ */
 class CountingExporter implements SpanExporter {
   readonly #inner: SpanExporter;
   readonly #counter: Counter;
@@ -213,7 +218,7 @@ class CountingExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.#inner.export(spans, (result) => {
+    this.#inner.export(spans.map(redactSpan), (result) => {
       const outcome = result.code === ExportResultCode.SUCCESS ? "ok" : "failed";
       this.#counter.inc({ outcome }, spans.length);
       resultCallback(result);
@@ -227,6 +232,36 @@ class CountingExporter implements SpanExporter {
   forceFlush(): Promise<void> {
     return this.#inner.forceFlush?.() ?? Promise.resolve();
   }
+}
+
+/** A span as it may leave the process: name, status, attributes, events and links redacted. */
+export function redactSpan(span: ReadableSpan): ReadableSpan {
+  const status = span.status.message === undefined
+    ? span.status
+    : { ...span.status, message: redactText(span.status.message) };
+  return {
+    name: redactText(span.name),
+    kind: span.kind,
+    spanContext: () => span.spanContext(),
+    ...(span.parentSpanContext ? { parentSpanContext: span.parentSpanContext } : {}),
+    startTime: span.startTime,
+    endTime: span.endTime,
+    status,
+    attributes: redactAttributes(span.attributes),
+    links: span.links.map((link) =>
+      link.attributes ? { ...link, attributes: redactAttributes(link.attributes) } : link
+    ),
+    events: span.events.map((event) =>
+      event.attributes ? { ...event, attributes: redactAttributes(event.attributes) } : event
+    ),
+    duration: span.duration,
+    ended: span.ended,
+    resource: span.resource,
+    instrumentationScope: span.instrumentationScope,
+    droppedAttributesCount: span.droppedAttributesCount,
+    droppedEventsCount: span.droppedEventsCount,
+    droppedLinksCount: span.droppedLinksCount,
+  };
 }
 
 /**
