@@ -573,7 +573,7 @@ function toEdgeboxError(error: unknown): EdgeboxError {
   if (error instanceof EdgeboxError) return error;
   if (error instanceof HTTPException && error.status === 415) {
     return coreError("core.unsupported_media_type", {
-      detail: error.message || "The request body's Content-Type is not accepted here",
+      detail: "The request's Content-Type is not one this route accepts; see /openapi.json",
       field: "header.content-type",
     });
   }
