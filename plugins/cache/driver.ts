@@ -4,6 +4,9 @@
  * each backend (Redis, in-memory) implements it and passes the same contract suite.
  */
 import type { HealthReport } from "../../core/plugin.ts";
+import type { EntityTags } from "./etag.ts";
+
+export type { EntityTags } from "./etag.ts";
 
 /**
  * Capabilities that differ between backends. `lru`: entries are evicted, least recently used
@@ -26,11 +29,21 @@ export interface CacheEntry {
   ttlMs: number | undefined;
 }
 
+/**
+ * A value read by {@linkcode CacheApi.get}, with its entity tag: `"<sha1 hex>"` of the content
+ * type, a newline and the bytes (see etag.ts), so equal content always has the same tag.
+ */
+export interface TaggedEntry extends CacheEntry {
+  etag: string;
+}
+
 /** What `HEAD` needs: everything about a value but its bytes. */
 export interface CacheEntryInfo {
   size: number;
   contentType: string;
   ttlMs: number | undefined;
+  /** The same tag {@linkcode CacheApi.get} answers. */
+  etag: string;
 }
 
 /** Options of {@linkcode CacheDriver.set}. */
@@ -41,10 +54,29 @@ export interface SetOptions {
   contentType?: string;
   /** Store only when the key holds nothing (`If-None-Match: *`). */
   ifAbsent?: boolean;
+  /**
+   * Store only when the key's current value has one of these tags, compared strongly, or, for
+   * `"*"`, when the key holds anything (`If-Match`). Checked, then written, atomically.
+   */
+  ifMatch?: EntityTags;
 }
 
-/** What a set did; `exists` only answers an `ifAbsent` set that found the key taken. */
-export type SetOutcome = "created" | "replaced" | "exists";
+/**
+ * What a set did. `exists` only answers an `ifAbsent` set that found the key taken;
+ * `precondition_failed` only an `ifMatch` set whose tags did not match (or found no key).
+ * Neither wrote anything. `ifMatch` is decided first.
+ */
+export type SetOutcome = "created" | "replaced" | "exists" | "precondition_failed";
+
+/** Options of {@linkcode CacheDriver.delete}. */
+export interface DeleteOptions {
+  /**
+   * Delete only when the key's value has one of these tags (strong comparison), or, for `"*"`,
+   * whatever it holds; an existing key that does not match is kept and the delete throws
+   * `cache.precondition_failed` (an absent key still answers false).
+   */
+  ifMatch?: EntityTags;
+}
 
 /** Options of {@linkcode CacheDriver.incr}. */
 export interface IncrOptions {
@@ -151,14 +183,14 @@ export interface CacheDriverOptions {
 
 /** The operations other plugins (and the core, for `rateLimit`) get from `ctx.use("cache")`. */
 export interface CacheApi {
-  /** The value under `key`, or `undefined`. Throws `cache.wrong_type` on a hash. */
-  get(key: string): Promise<CacheEntry | undefined>;
-  /** Size, content type and TTL of the value under `key`, or `undefined`. */
+  /** The value under `key` with its tag, or `undefined`. Throws `cache.wrong_type` on a hash. */
+  get(key: string): Promise<TaggedEntry | undefined>;
+  /** Size, content type, TTL and tag of the value under `key`, or `undefined`. */
   stat(key: string): Promise<CacheEntryInfo | undefined>;
-  /** Stores `value`, replacing whatever the key held (unless `ifAbsent`). */
+  /** Stores `value`, replacing whatever the key held (unless `ifAbsent` or `ifMatch` say no). */
   set(key: string, value: Uint8Array, options?: SetOptions): Promise<SetOutcome>;
-  /** Removes the key (value or hash); true when it existed. */
-  delete(key: string): Promise<boolean>;
+  /** Removes the key (value or hash); true when it existed. See `ifMatch` for conditions. */
+  delete(key: string, options?: DeleteOptions): Promise<boolean>;
   /** Adds to an integer counter atomically; throws `cache.not_integer` on other values. */
   incr(key: string, options?: IncrOptions): Promise<number>;
   /** The hash under `key`, or `undefined`. */

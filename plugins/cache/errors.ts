@@ -12,6 +12,7 @@ export const cacheErrors = {
   "cache.not_integer": { status: 409, title: "Value is not an integer" },
   "cache.hash_full": { status: 409, title: "Hash has too many fields" },
   "cache.key_exists": { status: 412, title: "Key already exists" },
+  "cache.precondition_failed": { status: 412, title: "Precondition failed" },
   "cache.value_too_large": { status: 413, title: "Value too large" },
   "cache.full": { status: 507, title: "Cache is out of memory" },
   "cache.backend_error": { status: 502, title: "Cache backend error" },

@@ -10,12 +10,12 @@ import {
   type BatchResult,
   type CacheDriver,
   type CacheDriverOptions,
-  type CacheEntry,
   type CacheEntryInfo,
   type CacheFeature,
   type CacheLimits,
   COUNTER_CONTENT_TYPE,
   DEFAULT_CONTENT_TYPE,
+  type DeleteOptions,
   type HashEntry,
   type IncrOptions,
   type ListOptions,
@@ -25,9 +25,11 @@ import {
   type RateLimitResult,
   type SetOptions,
   type SetOutcome,
+  type TaggedEntry,
 } from "./driver.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { cacheError, quoted, unavailable } from "./errors.ts";
+import { entityTag, ifMatchHolds } from "./etag.ts";
 import { checkName, INTERNAL, nameProblem, rateLimitName, utf8Length } from "./keys.ts";
 import {
   checkContentType,
@@ -60,6 +62,8 @@ interface StoredValue {
   bytes: number;
   /** Creation order, kept across updates, for listing. */
   seq: number;
+  /** Its entity tag, computed on first use; whatever changes `value` clears it. */
+  etag: string | undefined;
 }
 
 interface StoredHash {
@@ -128,7 +132,7 @@ export class MemoryCache implements CacheDriver {
     );
   }
 
-  get(key: string): Promise<CacheEntry | undefined> {
+  get(key: string): Promise<TaggedEntry | undefined> {
     return this.#run(() => {
       checkKey(key, this.#limits);
       const entry = this.#value(key);
@@ -138,6 +142,7 @@ export class MemoryCache implements CacheDriver {
         value: entry.value.slice(),
         contentType: entry.contentType ?? DEFAULT_CONTENT_TYPE,
         ttlMs: this.#ttl(entry),
+        etag: etagOf(entry),
       };
     });
   }
@@ -151,6 +156,7 @@ export class MemoryCache implements CacheDriver {
         size: entry.value.byteLength,
         contentType: entry.contentType ?? DEFAULT_CONTENT_TYPE,
         ttlMs: this.#ttl(entry),
+        etag: etagOf(entry),
       };
     });
   }
@@ -162,16 +168,22 @@ export class MemoryCache implements CacheDriver {
       checkTtl(options.ttlMs);
       checkContentType(options.contentType);
       const previous = this.#live(key);
+      if (options.ifMatch !== undefined && !ifMatchHolds(options.ifMatch, tagOf(previous))) {
+        return "precondition_failed";
+      }
       if (options.ifAbsent && previous) return "exists";
       this.#write(key, value, options.contentType, options.ttlMs ?? this.#options.defaultTtl);
       return previous ? "replaced" : "created";
     });
   }
 
-  delete(key: string): Promise<boolean> {
+  delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     return this.#run(() => {
       checkKey(key, this.#limits);
       const entry = this.#live(key);
+      if (entry && options.ifMatch !== undefined && !ifMatchHolds(options.ifMatch, tagOf(entry))) {
+        throw preconditionFailed(key);
+      }
       if (entry) this.#remove(key, entry);
       return entry !== undefined;
     });
@@ -435,6 +447,7 @@ export class MemoryCache implements CacheDriver {
     const value = new TextEncoder().encode(next.toString());
     if (entry) {
       entry.value = value;
+      entry.etag = undefined;
       this.#place(key, entry, entry, valueBytes(key, value, entry.contentType));
     } else {
       this.#write(key, value, COUNTER_CONTENT_TYPE, ttlMs ?? this.#options.defaultTtl, false);
@@ -458,6 +471,7 @@ export class MemoryCache implements CacheDriver {
       expiresAt: ttlMs === undefined ? 0 : this.#now() + ttlMs,
       bytes: 0,
       seq: 0,
+      etag: undefined,
     };
     this.#place(key, entry, this.#entries.get(key), valueBytes(key, entry.value, stored));
   }
@@ -518,6 +532,25 @@ export class MemoryCache implements CacheDriver {
   #ttl(entry: Stored): number | undefined {
     return entry.expiresAt === 0 ? undefined : Math.max(1, entry.expiresAt - this.#now());
   }
+}
+
+/** The tag of a stored value, computed once. */
+function etagOf(entry: StoredValue): string {
+  entry.etag ??= entityTag(entry.value, entry.contentType ?? DEFAULT_CONTENT_TYPE);
+  return entry.etag;
+}
+
+/** What `If-Match` compares: a value's tag, `null` for a hash, `undefined` for no entry. */
+function tagOf(entry: Stored | undefined): string | null | undefined {
+  if (!entry) return undefined;
+  return entry.kind === "string" ? etagOf(entry) : null;
+}
+
+function preconditionFailed(key: string) {
+  return cacheError("cache.precondition_failed", {
+    detail: `Key ${quoted(key)} does not hold a value with the expected entity tag (If-Match)`,
+    field: "ifMatch",
+  });
 }
 
 function wrongType(key: string, holds: string, wanted: string) {

@@ -86,7 +86,7 @@ function exportsOf(cache: CacheApi): CacheExports {
     get: (key) => cache.get(key),
     stat: (key) => cache.stat(key),
     set: (key, value, options) => cache.set(key, value, options),
-    delete: (key) => cache.delete(key),
+    delete: (key, options) => cache.delete(key, options),
     incr: (key, options) => cache.incr(key, options),
     getHash: (key) => cache.getHash(key),
     patchHash: (key, fields, options) => cache.patchHash(key, fields, options),

@@ -23,12 +23,13 @@ import {
   type BatchResult,
   type CacheDriver,
   type CacheDriverOptions,
-  type CacheEntry,
   type CacheEntryInfo,
   type CacheFeature,
   type CacheLimits,
   COUNTER_CONTENT_TYPE,
   DEFAULT_CONTENT_TYPE,
+  type DeleteOptions,
+  type EntityTags,
   type HashEntry,
   type IncrOptions,
   type ListOptions,
@@ -38,8 +39,10 @@ import {
   type RateLimitResult,
   type SetOptions,
   type SetOutcome,
+  type TaggedEntry,
 } from "./driver.ts";
 import { cacheError, quoted, unavailable } from "./errors.ts";
+import { entityTag } from "./etag.ts";
 import { checkName, contentTypeName, INTERNAL, nameProblem, rateLimitName } from "./keys.ts";
 import { type ScriptName, SCRIPTS } from "./redis_scripts.ts";
 import {
@@ -144,16 +147,19 @@ export class RedisCache implements CacheDriver {
     }
   }
 
-  async get(key: string): Promise<CacheEntry | undefined> {
+  async get(key: string): Promise<TaggedEntry | undefined> {
     checkKey(key, this.#limits);
     const reply = await this.#call("edgeboxCacheGet", key, this.#name(key), this.#meta(key));
     this.#onLookup?.(reply !== null);
     if (reply === null) return undefined;
-    const [value, contentType, pttl] = reply as [Buffer, Buffer | null, number];
+    const [value, stored, pttl] = reply as [Buffer, Buffer | null, number];
+    const contentType = stored === null ? DEFAULT_CONTENT_TYPE : stored.toString();
+    // Hashed here from the bytes just read: a plain read stays one round trip.
     return {
       value,
-      contentType: contentType === null ? DEFAULT_CONTENT_TYPE : contentType.toString(),
+      contentType,
       ttlMs: pttl > 0 ? pttl : undefined,
+      etag: entityTag(value, contentType),
     };
   }
 
@@ -161,11 +167,12 @@ export class RedisCache implements CacheDriver {
     checkKey(key, this.#limits);
     const reply = await this.#call("edgeboxCacheStat", key, this.#name(key), this.#meta(key));
     if (reply === null) return undefined;
-    const [size, contentType, pttl] = reply as [number, Buffer | null, number];
+    const [size, contentType, pttl, etag] = reply as [number, Buffer | null, number, Buffer];
     return {
       size,
       contentType: contentType === null ? DEFAULT_CONTENT_TYPE : contentType.toString(),
       ttlMs: pttl > 0 ? pttl : undefined,
+      etag: etag.toString(),
     };
   }
 
@@ -183,13 +190,27 @@ export class RedisCache implements CacheDriver {
       storedType(options.contentType),
       options.ttlMs ?? this.#defaultTtl,
       options.ifAbsent ? "1" : "0",
+      ...ifMatchArgs(options.ifMatch),
     );
-    return reply === 0 ? "exists" : reply === 1 ? "created" : "replaced";
+    return SET_OUTCOMES[reply as number]!;
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     checkKey(key, this.#limits);
-    return await this.#call("edgeboxCacheDelete", key, this.#name(key), this.#meta(key)) === 1;
+    const reply = await this.#call(
+      "edgeboxCacheDelete",
+      key,
+      this.#name(key),
+      this.#meta(key),
+      ...ifMatchArgs(options.ifMatch),
+    );
+    if (reply === 2) {
+      throw cacheError("cache.precondition_failed", {
+        detail: `Key ${quoted(key)} does not hold a value with the expected entity tag (If-Match)`,
+        field: "ifMatch",
+      });
+    }
+    return reply === 1;
   }
 
   async incr(key: string, options: IncrOptions = {}): Promise<number> {
@@ -552,6 +573,21 @@ function where(url: string): string {
   } catch {
     return "(invalid url)";
   }
+}
+
+/** What the set script's reply (0 to 3) means. */
+const SET_OUTCOMES: readonly SetOutcome[] = [
+  "exists",
+  "created",
+  "replaced",
+  "precondition_failed",
+];
+
+/** An If-Match condition as the scripts take it (see IF_MATCH in redis_scripts.ts). */
+function ifMatchArgs(tags: EntityTags | undefined): string[] {
+  if (tags === undefined) return ["0"];
+  if (tags === "*") return ["*"];
+  return ["L", ...tags];
 }
 
 /** A value as ioredis sends it unchanged (a plain Uint8Array would be stringified). */

@@ -6,6 +6,7 @@
  * A value lives at `<prefix><key>` as a plain Redis string (so `redis-cli GET` shows its bytes);
  * its content type, when not application/octet-stream, at `<prefix>\0ct:<key>` with the same TTL.
  */
+import { DEFAULT_CONTENT_TYPE } from "./driver.ts";
 
 /** Stores a value and its content type ('' for the default) with a TTL (0: none). */
 const STORE = `
@@ -14,6 +15,38 @@ local function store(key, meta, value, ct, ttl)
   if ct == '' then redis.call('DEL', meta)
   elseif ttl > 0 then redis.call('SET', meta, ct, 'PX', ttl)
   else redis.call('SET', meta, ct) end
+end
+`;
+
+/**
+ * The entity tag of the value under `key` (see etag.ts: the SHA-1 of the content type, a newline
+ * and the bytes), false when the key is absent, '' when it holds something else (a hash).
+ */
+const ETAG = `
+local function etag(key, meta)
+  local t = redis.call('TYPE', key)['ok']
+  if t == 'none' then return false end
+  if t ~= 'string' then return '' end
+  local ct = redis.call('GET', meta) or '${DEFAULT_CONTENT_TYPE}'
+  return '"' .. redis.sha1hex(ct .. '\\n' .. redis.call('GET', key)) .. '"'
+end
+`;
+
+/**
+ * Whether an If-Match condition holds for `key`: ARGV[first] is '0' (no condition), '*' (the key
+ * holds anything) or 'L' (its tag is one of ARGV[first + 1 ..], compared exactly).
+ */
+const IF_MATCH = `${ETAG}
+local function if_match(key, meta, first)
+  local mode = ARGV[first]
+  if mode == '0' then return true end
+  if mode == '*' then return redis.call('EXISTS', key) == 1 end
+  local tag = etag(key, meta)
+  if not tag or tag == '' then return false end
+  for i = first + 1, #ARGV do
+    if ARGV[i] == tag then return true end
+  end
+  return false
 end
 `;
 
@@ -35,31 +68,43 @@ if not v then return false end
 return {v, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1])}
 `,
   },
-  /** KEYS: value, meta. Returns nil, or {size, contentType|nil, pttl}. */
+  /**
+   * KEYS: value, meta. Returns nil, or {size, contentType|nil, pttl, etag}: the tag is hashed
+   * here so HEAD never carries the bytes.
+   */
   edgeboxCacheStat: {
     numberOfKeys: 2,
-    lua: `
+    lua: `${ETAG}
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return {redis.call('STRLEN', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1])}
+return {
+  redis.call('STRLEN', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1]),
+  etag(KEYS[1], KEYS[2])
+}
 `,
   },
   /**
-   * KEYS: value, meta. ARGV: value, contentType, ttl, ifAbsent ('1').
-   * Returns 0 (exists, nothing written), 1 (created) or 2 (replaced).
+   * KEYS: value, meta. ARGV: value, contentType, ttl, ifAbsent ('1'), then an If-Match
+   * condition (see IF_MATCH). Returns 0 (exists, nothing written), 1 (created), 2 (replaced) or
+   * 3 (If-Match failed, nothing written).
    */
   edgeboxCacheSet: {
     numberOfKeys: 2,
-    lua: `${STORE}
+    lua: `${STORE}${IF_MATCH}
+if not if_match(KEYS[1], KEYS[2], 5) then return 3 end
 local existed = redis.call('EXISTS', KEYS[1])
 if existed == 1 and ARGV[4] == '1' then return 0 end
 store(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
 return existed + 1
 `,
   },
-  /** KEYS: value, meta. Returns 1 when the key existed. */
+  /**
+   * KEYS: value, meta. ARGV: an If-Match condition (see IF_MATCH). Returns 1 when the key
+   * existed and was deleted, 0 when it did not exist, 2 when it exists but If-Match failed.
+   */
   edgeboxCacheDelete: {
     numberOfKeys: 2,
-    lua: `
+    lua: `${IF_MATCH}
+if not if_match(KEYS[1], KEYS[2], 1) then return redis.call('EXISTS', KEYS[1]) * 2 end
 local n = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
 return n

@@ -5,11 +5,20 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { matchedRoutes, routePath } from "hono/route";
 import { coreError, EdgeboxError } from "../../core/errors.ts";
 import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
 import { createRouter, validationError } from "../../core/routes.ts";
+import {
+  badCondition,
+  CONDITIONAL_HEADERS,
+  type Conditions,
+  conditionsOf,
+  ifNoneMatchMatches,
+} from "./conditions.ts";
 import { type CacheApi, type CacheEntry, DEFAULT_CONTENT_TYPE } from "./driver.ts";
 import { cacheError, quoted } from "./errors.ts";
+import { entityTag, ifMatchHolds } from "./etag.ts";
 import {
   BatchResultSchema,
   type CacheIssueParams,
@@ -101,6 +110,23 @@ const malformedPath: MiddlewareHandler<AppEnv> = (c, next) => {
   return next();
 };
 
+/**
+ * Refuses every conditional header on a route that cannot honour it: only the value routes
+ * (`GET`/`HEAD`/`PUT`/`DELETE /keys/{key}`) evaluate `If-Match` and `If-None-Match`, and they
+ * check which forms apply themselves. Deny by default, so a route added later cannot ignore one.
+ */
+const refuseConditions: MiddlewareHandler<AppEnv> = (c, next) => {
+  const headers = c.req.raw.headers;
+  const present = CONDITIONAL_HEADERS.find((name) => headers.has(name));
+  if (present === undefined) return next();
+  const base = routePath(c).replace(/\/?\*$/, "");
+  const valueRoute = matchedRoutes(c).some((route) =>
+    route.path === `${base}/keys/:key` && route.method !== "ALL"
+  );
+  if (!valueRoute) throw badCondition(present, "this route cannot honour the condition");
+  return next();
+};
+
 /** Seconds left, rounded up (a live entry never shows 0); `undefined` without expiry. */
 function ttlSeconds(ttlMs: number | undefined): number | undefined {
   return ttlMs === undefined ? undefined : Math.ceil(ttlMs / 1000);
@@ -114,12 +140,31 @@ function valueHeaders(
   contentType: string,
   size: number | undefined,
   ttlMs: number | undefined,
+  etag: string,
 ): [string, string][] {
   const ttl = ttlSeconds(ttlMs);
-  const headers: [string, string][] = [["content-type", contentType]];
+  const headers: [string, string][] = [["content-type", contentType], ["etag", etag]];
   if (size !== undefined) headers.push(["content-length", String(size)]);
   if (ttl !== undefined) headers.push(["x-cache-ttl", String(ttl)]);
   return headers;
+}
+
+/** How a read ends once the value's tag is known: 412, 304, or `undefined` to answer it. */
+function readPrecondition(key: string, conditions: Conditions, etag: string) {
+  if (conditions.ifMatch !== undefined && !ifMatchHolds(conditions.ifMatch, etag)) {
+    throw preconditionFailed(key);
+  }
+  if (conditions.ifNoneMatch !== undefined && ifNoneMatchMatches(conditions.ifNoneMatch, etag)) {
+    return new Response(null, { status: 304, headers: { etag } });
+  }
+  return undefined;
+}
+
+function preconditionFailed(key: string) {
+  return cacheError("cache.precondition_failed", {
+    detail: `Key ${quoted(key)} does not hold a value with a tag If-Match lists`,
+    field: "header.if-match",
+  });
 }
 
 function notFound(key: string) {
@@ -147,6 +192,7 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
   const app = createRouter();
   const s = cacheSchemas(options);
   app.use("*", malformedPath);
+  app.use("*", refuseConditions);
 
   // `/keys/` names the empty key, which the route pattern cannot capture.
   app.all("/keys/", () => {
@@ -160,34 +206,40 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
     createRoute({
       method: "get",
       path: "/keys/{key}",
-      summary: "Read a value (HEAD: its size, type and TTL only)",
+      summary: "Read a value (HEAD: its size, type, TTL and ETag only)",
+      description: "Answers the value's ETag. `If-None-Match` (a tag list or `*`, weak " +
+        "comparison) answers 304 when it matches; `If-Match` (strong comparison) 412 when not.",
       tags: TAGS,
-      request: { params: s.KeyPath },
+      request: { params: s.KeyPath, headers: s.ReadHeaders },
       responses: {
         200: binary("The value's bytes, with the content type it was stored with"),
-        400: problem("Invalid key"),
+        304: { description: "If-None-Match matched the value's ETag" },
+        400: problem("Invalid key, or a malformed or unsupported conditional header"),
         404: problem("No such key (or it expired)"),
         409: problem("The key holds a hash"),
+        412: problem("If-Match listed no tag of the value"),
         503: problem("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
       const { key } = c.req.valid("param");
+      const conditions = conditionsOf(c.req.raw.headers, { ifMatch: true, ifNoneMatch: "tags" });
       if (c.req.method === "HEAD") {
         const info = await cache.stat(key);
         if (!info) throw notFound(key);
-        return new Response(null, {
+        return readPrecondition(key, conditions, info.etag) ?? new Response(null, {
           status: 200,
-          headers: valueHeaders(info.contentType, info.size, info.ttlMs),
+          headers: valueHeaders(info.contentType, info.size, info.ttlMs, info.etag),
         });
       }
       const entry = await cache.get(key);
       if (!entry) throw notFound(key);
       // A driver's bytes always sit on an ArrayBuffer (never a SharedArrayBuffer).
-      return new Response(entry.value as Uint8Array<ArrayBuffer>, {
-        status: 200,
-        headers: valueHeaders(entry.contentType, undefined, entry.ttlMs),
-      });
+      return readPrecondition(key, conditions, entry.etag) ??
+        new Response(entry.value as Uint8Array<ArrayBuffer>, {
+          status: 200,
+          headers: valueHeaders(entry.contentType, undefined, entry.ttlMs, entry.etag),
+        });
     },
     cacheHook,
   );
@@ -197,6 +249,9 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       method: "put",
       path: "/keys/{key}",
       summary: "Store a value (the request body, with its content type)",
+      description: "Answers the stored value's ETag. `If-Match` (a tag list, strong comparison, " +
+        "or `*`) stores only over a matching value, `If-None-Match: *` only where the key " +
+        "holds nothing; either is checked and written atomically, 412 when it fails.",
       tags: TAGS,
       request: {
         params: s.KeyPath,
@@ -210,8 +265,11 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       responses: {
         201: { description: "Created" },
         204: { description: "Replaced" },
-        400: problem("Invalid key, TTL or content type"),
-        412: problem("If-None-Match: * and the key exists"),
+        400: problem("Invalid key, TTL or content type, or a malformed conditional header"),
+        412: problem(
+          "If-Match listed no tag of the value (cache.precondition_failed), or " +
+            "If-None-Match: * and the key exists (cache.key_exists)",
+        ),
         413: problem(`Value larger than ${options.maxValueSize} bytes`),
         503: problem("Backend unavailable (with Retry-After)"),
       },
@@ -219,7 +277,7 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
     async (c) => {
       const { key } = c.req.valid("param");
       const { ttl } = c.req.valid("query");
-      const ifNoneMatch = c.req.valid("header")["if-none-match"];
+      const conditions = conditionsOf(c.req.raw.headers, { ifMatch: true, ifNoneMatch: "star" });
       const declared = Number(c.req.header("content-length"));
       if (declared > options.maxValueSize) throw tooLarge(declared, options.maxValueSize);
       const contentType = c.req.header("content-type") ?? DEFAULT_CONTENT_TYPE;
@@ -235,15 +293,18 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       }
       const outcome = await cache.set(key, value, {
         contentType,
-        ifAbsent: ifNoneMatch === "*",
+        ifAbsent: conditions.ifNoneMatch === "*",
+        ...(conditions.ifMatch === undefined ? {} : { ifMatch: conditions.ifMatch }),
         ...(ttl === undefined ? {} : { ttlMs: ttl }),
       });
+      if (outcome === "precondition_failed") throw preconditionFailed(key);
       if (outcome === "exists") {
         throw cacheError("cache.key_exists", {
           detail: `Key ${quoted(key)} already exists (If-None-Match: *)`,
           field: "header.if-none-match",
         });
       }
+      c.header("etag", entityTag(value, contentType));
       return c.body(null, outcome === "created" ? 201 : 204);
     },
     cacheHook,
@@ -254,18 +315,29 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       method: "delete",
       path: "/keys/{key}",
       summary: "Delete a key (a value or a hash)",
+      description: "`If-Match` (a tag list, strong comparison, or `*`) deletes only a matching " +
+        "value, checked and deleted atomically; 412 when it does not match.",
       tags: TAGS,
-      request: { params: s.KeyPath },
+      request: { params: s.KeyPath, headers: s.DeleteHeaders },
       responses: {
         204: { description: "Deleted" },
-        400: problem("Invalid key"),
+        400: problem("Invalid key, or a malformed or unsupported conditional header"),
         404: problem("No such key"),
+        412: problem("If-Match listed no tag of the value"),
         503: problem("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
       const { key } = c.req.valid("param");
-      if (!(await cache.delete(key))) throw notFound(key);
+      const { ifMatch } = conditionsOf(c.req.raw.headers, { ifMatch: true });
+      const deleted = await cache.delete(key, ifMatch === undefined ? {} : { ifMatch })
+        .catch((error) => {
+          if (error instanceof EdgeboxError && error.code === "cache.precondition_failed") {
+            throw preconditionFailed(key);
+          }
+          throw error;
+        });
+      if (!deleted) throw notFound(key);
       return c.body(null, 204);
     },
     cacheHook,

@@ -82,10 +82,29 @@ export function cacheSchemas(limits: CacheRouteLimits) {
     }),
   });
 
+  // Conditional headers are parsed and checked in conditions.ts (strict RFC 9110 syntax, a 400
+  // naming the header); these schemas only document them.
+  const ifMatch = (description: string) =>
+    z.string().optional().openapi({
+      description,
+      example: '"2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"',
+    });
+
+  const ReadHeaders = z.object({
+    "if-match": ifMatch("ETags (strong comparison) or `*`: 412 unless the value has one"),
+    "if-none-match": z.string().optional().openapi({
+      description: "ETags (weak comparison) or `*`: 304 when the value has one",
+    }),
+  });
+
   const PutHeaders = z.object({
-    "if-none-match": z.literal("*", { error: 'Only "If-None-Match: *" is supported' })
-      .optional()
-      .openapi({ description: "`*`: store only when the key holds nothing (412 otherwise)" }),
+    "if-match": ifMatch("ETags (strong comparison) or `*`: store only over a matching value"),
+    "if-none-match": z.string().optional()
+      .openapi({ description: "`*` only: store only when the key holds nothing (412 otherwise)" }),
+  });
+
+  const DeleteHeaders = z.object({
+    "if-match": ifMatch("ETags (strong comparison) or `*`: delete only a matching value"),
   });
 
   const ListQuery = z.object({
@@ -180,7 +199,18 @@ export function cacheSchemas(limits: CacheRouteLimits) {
     },
   });
 
-  return { KeyPath, FieldPath, TtlQuery, IncrQuery, PutHeaders, ListQuery, HashPatch, Batch };
+  return {
+    KeyPath,
+    FieldPath,
+    TtlQuery,
+    IncrQuery,
+    ReadHeaders,
+    PutHeaders,
+    DeleteHeaders,
+    ListQuery,
+    HashPatch,
+    Batch,
+  };
 }
 
 /** A `GET /hashes/{key}` answer. */

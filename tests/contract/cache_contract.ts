@@ -57,6 +57,13 @@ const decode = (value: Uint8Array | undefined) =>
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(() => undefined, (error) => (error as EdgeboxError).code);
 
+/** The tag a value must have, computed here independently of the drivers (WebCrypto). */
+async function sha1Tag(contentType: string, value: Uint8Array): Promise<string> {
+  const input = new Uint8Array([...text(`${contentType}\n`), ...value]);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", input));
+  return `"${digest.toHex()}"`;
+}
+
 /** Registers the whole suite against `target`; a feature's block runs only where declared. */
 export function runCacheContract(target: CacheContractTarget): void {
   const declared = target.features;
@@ -260,6 +267,185 @@ export function runCacheContract(target: CacheContractTarget): void {
     assert.equal(winners.length, 1);
     assert.equal(outcomes.filter((o) => o === "exists").length, 19);
     assert.equal(decode((await x.cache.get("race"))?.value), `w${winners[0]}`);
+  });
+
+  // --- entity tags and If-Match -------------------------------------------------------------
+
+  test("get and stat answer the SHA-1 of content type, newline and bytes as the tag", async () => {
+    await using x = await fixture();
+    await x.cache.set("k", text("hello"), { contentType: "text/plain" });
+
+    const expected = await sha1Tag("text/plain", text("hello"));
+
+    assert.equal((await x.cache.get("k"))?.etag, expected);
+    assert.equal((await x.cache.stat("k"))?.etag, expected);
+  });
+
+  test("a value stored without a content type is tagged as application/octet-stream", async () => {
+    await using x = await fixture();
+    await x.cache.set("k", text("v"));
+
+    assert.equal((await x.cache.get("k"))?.etag, await sha1Tag(DEFAULT_CONTENT_TYPE, text("v")));
+  });
+
+  test("the tag follows the content: bytes and content type change it, a TTL does not", async () => {
+    await using x = await fixture();
+    const tag = async () => (await x.cache.get("k"))?.etag;
+    await x.cache.set("k", text("a"), { contentType: "text/plain" });
+    const first = await tag();
+
+    await x.cache.set("k", text("a"), { contentType: "text/plain", ttlMs: 60_000 });
+    const sameContent = await tag();
+    await x.cache.set("k", text("b"), { contentType: "text/plain" });
+    const otherBytes = await tag();
+    await x.cache.set("k", text("a"), { contentType: "text/html" });
+    const otherType = await tag();
+
+    assert.equal(sameContent, first);
+    assert.notEqual(otherBytes, first);
+    assert.notEqual(otherType, first);
+  });
+
+  test("a counter's tag changes as it counts", async () => {
+    await using x = await fixture();
+    await x.cache.incr("n");
+    const before = (await x.cache.get("n"))?.etag;
+
+    await x.cache.incr("n");
+
+    assert.equal(before, await sha1Tag(COUNTER_CONTENT_TYPE, text("1")));
+    assert.equal((await x.cache.get("n"))?.etag, await sha1Tag(COUNTER_CONTENT_TYPE, text("2")));
+  });
+
+  test("ifMatch with the current tag replaces the value", async () => {
+    await using x = await fixture();
+    await x.cache.set("k", text("v1"));
+    const tag = (await x.cache.get("k"))!.etag;
+
+    assert.equal(await x.cache.set("k", text("v2"), { ifMatch: ['"other"', tag] }), "replaced");
+    assert.equal(decode((await x.cache.get("k"))?.value), "v2");
+  });
+
+  test("ifMatch with a stale tag is precondition_failed and keeps the value", async () => {
+    await using x = await fixture();
+    await x.cache.set("k", text("v1"));
+    const stale = (await x.cache.get("k"))!.etag;
+    await x.cache.set("k", text("v2"), { ttlMs: 60_000 });
+
+    const outcome = await x.cache.set("k", text("v3"), { ifMatch: [stale] });
+
+    assert.equal(outcome, "precondition_failed");
+    const entry = await x.cache.get("k");
+    assert.equal(decode(entry?.value), "v2");
+    assert.ok(entry!.ttlMs! > 0, "the failed write left the TTL alone");
+  });
+
+  test("a weak form of the current tag never satisfies ifMatch", async () => {
+    await using x = await fixture();
+    await x.cache.set("k", text("v1"));
+    const tag = (await x.cache.get("k"))!.etag;
+
+    assert.equal(
+      await x.cache.set("k", text("v2"), { ifMatch: [`W/${tag}`] }),
+      "precondition_failed",
+    );
+  });
+
+  test("ifMatch on an absent key is precondition_failed and creates nothing", async () => {
+    await using x = await fixture();
+    const tag = await sha1Tag(DEFAULT_CONTENT_TYPE, text("v"));
+
+    assert.equal(await x.cache.set("k", text("v"), { ifMatch: [tag] }), "precondition_failed");
+    assert.equal(await x.cache.set("k", text("v"), { ifMatch: "*" }), "precondition_failed");
+    assert.equal(await x.cache.get("k"), undefined);
+  });
+
+  test("ifMatch * replaces whatever the key holds, a hash included", async () => {
+    await using x = await fixture();
+    await x.cache.set("v", text("old"));
+    await x.cache.patchHash("h", { f: "1" });
+
+    assert.equal(await x.cache.set("v", text("new"), { ifMatch: "*" }), "replaced");
+    assert.equal(await x.cache.set("h", text("new"), { ifMatch: "*" }), "replaced");
+    assert.equal(decode((await x.cache.get("h"))?.value), "new");
+  });
+
+  test("a list of tags never matches a hash", async () => {
+    await using x = await fixture();
+    await x.cache.patchHash("h", { f: "1" });
+    const tag = await sha1Tag(DEFAULT_CONTENT_TYPE, text(""));
+
+    assert.equal(await x.cache.set("h", text("v"), { ifMatch: [tag] }), "precondition_failed");
+    assert.deepEqual((await x.cache.getHash("h"))?.fields, { f: "1" });
+  });
+
+  test("ifMatch is decided before ifAbsent", async () => {
+    await using x = await fixture();
+
+    const absent = await x.cache.set("k", text("v"), { ifMatch: "*", ifAbsent: true });
+    await x.cache.set("k", text("v"));
+    const present = await x.cache.set("k", text("w"), { ifMatch: "*", ifAbsent: true });
+
+    assert.equal(absent, "precondition_failed");
+    assert.equal(present, "exists");
+    assert.equal(decode((await x.cache.get("k"))?.value), "v");
+  });
+
+  test("of 20 concurrent sets with the same ifMatch tag exactly one replaces", async () => {
+    await using x = await fixture();
+    await x.cache.set("cas", text("start"));
+    const tag = (await x.cache.get("cas"))!.etag;
+
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => x.cache.set("cas", text(`w${i}`), { ifMatch: [tag] })),
+    );
+
+    const winners = outcomes.flatMap((outcome, i) => (outcome === "replaced" ? [i] : []));
+    assert.equal(winners.length, 1);
+    assert.equal(outcomes.filter((o) => o === "precondition_failed").length, 19);
+    assert.equal(decode((await x.cache.get("cas"))?.value), `w${winners[0]}`);
+  });
+
+  test("delete with the current tag removes the key", async () => {
+    await using x = await fixture();
+    await x.cache.set("k", text("v"), { contentType: "text/plain" });
+    const tag = (await x.cache.get("k"))!.etag;
+
+    assert.equal(await x.cache.delete("k", { ifMatch: [tag] }), true);
+    assert.equal(await x.cache.get("k"), undefined);
+  });
+
+  test("delete with a stale tag is precondition_failed and keeps the key", async () => {
+    await using x = await fixture();
+    await x.cache.set("k", text("v1"));
+    const stale = (await x.cache.get("k"))!.etag;
+    await x.cache.set("k", text("v2"));
+
+    const code = await codeOf(x.cache.delete("k", { ifMatch: [stale] }));
+
+    assert.equal(code, "cache.precondition_failed");
+    assert.equal(decode((await x.cache.get("k"))?.value), "v2");
+  });
+
+  test("a conditional delete of an absent key answers false", async () => {
+    await using x = await fixture();
+
+    assert.equal(await x.cache.delete("k", { ifMatch: ['"x"'] }), false);
+    assert.equal(await x.cache.delete("k", { ifMatch: "*" }), false);
+  });
+
+  test("delete with ifMatch * removes a value or a hash; a tag list never a hash", async () => {
+    await using x = await fixture();
+    await x.cache.set("v", text("x"));
+    await x.cache.patchHash("h", { f: "1" });
+
+    assert.equal(
+      await codeOf(x.cache.delete("h", { ifMatch: ['"x"'] })),
+      "cache.precondition_failed",
+    );
+    assert.equal(await x.cache.delete("v", { ifMatch: "*" }), true);
+    assert.equal(await x.cache.delete("h", { ifMatch: "*" }), true);
+    assert.equal(await x.cache.getHash("h"), undefined);
   });
 
   // --- counters -----------------------------------------------------------------------------

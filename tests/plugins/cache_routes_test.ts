@@ -156,6 +156,277 @@ Deno.test("If-None-Match with an entity tag is 400 naming the header", SANITIZED
   await expectProblem(response, 400, "core.validation_failed", "header.if-none-match");
 });
 
+// --- ETags and conditional requests (RFC 9110 section 13) ----------------------------------
+
+const TAG = /^"[0-9a-f]{40}"$/;
+
+/** The ETag GET answers for `key` (and the body, consumed). */
+async function etagOf(app: RunningApp, key: string): Promise<string> {
+  const response = await app.request(`/v1/cache/keys/${key}`);
+  await response.body?.cancel();
+  assert.equal(response.status, 200);
+  return response.headers.get("etag")!;
+}
+
+const request = (app: RunningApp, method: string, key: string, headers: HeadersInit) =>
+  app.request(`/v1/cache/keys/${key}`, { method, headers });
+
+Deno.test("PUT, GET and HEAD answer the same strong ETag", SANITIZED, async () => {
+  await using app = await open();
+
+  const stored = await put(app, "k", "hello", { "content-type": "text/plain" });
+  const read = await etagOf(app, "k");
+  const head = await request(app, "HEAD", "k", {});
+
+  assert.equal(stored.status, 201);
+  assert.match(read, TAG);
+  assert.equal(stored.headers.get("etag"), read);
+  assert.equal(head.headers.get("etag"), read);
+});
+
+Deno.test("the ETag changes with the bytes and the content type", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "a", { "content-type": "text/plain" });
+  const first = await etagOf(app, "k");
+
+  await put(app, "k", "b", { "content-type": "text/plain" });
+  const otherBytes = await etagOf(app, "k");
+  await put(app, "k", "a", { "content-type": "text/html" });
+  const otherType = await etagOf(app, "k");
+
+  assert.notEqual(otherBytes, first);
+  assert.notEqual(otherType, first);
+});
+
+Deno.test(
+  "GET with If-None-Match holding the current ETag answers 304 without a body",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+    await put(app, "k", "v");
+    const etag = await etagOf(app, "k");
+
+    for (const condition of [etag, `"other", ${etag}`, `W/${etag}`, "*"]) {
+      const response = await request(app, "GET", "k", { "if-none-match": condition });
+      assert.equal(response.status, 304, condition);
+      assert.equal(response.headers.get("etag"), etag);
+      assert.equal(await response.text(), "");
+    }
+  },
+);
+
+Deno.test("GET with If-None-Match holding another ETag answers the value", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v");
+
+  const response = await request(app, "GET", "k", { "if-none-match": '"stale"' });
+
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "v");
+});
+
+Deno.test("HEAD honours If-None-Match too", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v");
+  const etag = await etagOf(app, "k");
+
+  const response = await request(app, "HEAD", "k", { "if-none-match": etag });
+
+  assert.equal(response.status, 304);
+  assert.equal(response.headers.get("etag"), etag);
+});
+
+Deno.test("GET with an If-Match the value does not have is 412", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v");
+  const etag = await etagOf(app, "k");
+
+  const matching = await request(app, "GET", "k", { "if-match": etag });
+  const stale = await request(app, "GET", "k", { "if-match": '"stale"' });
+
+  assert.equal(await matching.text(), "v");
+  await expectProblem(stale, 412, "cache.precondition_failed", "header.if-match");
+});
+
+Deno.test("a missing key is 404 whatever the conditions", SANITIZED, async () => {
+  await using app = await open();
+
+  await expectProblem(await request(app, "GET", "k", { "if-match": "*" }), 404, "cache.not_found");
+  await expectProblem(
+    await request(app, "GET", "k", { "if-none-match": '"x"' }),
+    404,
+    "cache.not_found",
+  );
+  await expectProblem(
+    await request(app, "DELETE", "k", { "if-match": '"x"' }),
+    404,
+    "cache.not_found",
+  );
+});
+
+Deno.test("PUT with If-Match holding the current ETag replaces the value", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v1");
+  const etag = await etagOf(app, "k");
+
+  const replaced = await put(app, "k", "v2", { "if-match": `"other", ${etag}` });
+
+  assert.equal(replaced.status, 204);
+  assert.equal(replaced.headers.get("etag"), await etagOf(app, "k"));
+  assert.equal(await (await app.request("/v1/cache/keys/k")).text(), "v2");
+});
+
+Deno.test(
+  "PUT with a stale If-Match is 412 cache.precondition_failed and keeps the value",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+    await put(app, "k", "v1");
+    const stale = await etagOf(app, "k");
+    await put(app, "k", "v2");
+
+    const response = await put(app, "k", "v3", { "if-match": stale });
+
+    await expectProblem(response, 412, "cache.precondition_failed", "header.if-match");
+    assert.equal(await (await app.request("/v1/cache/keys/k")).text(), "v2");
+  },
+);
+
+Deno.test("a weak ETag never satisfies If-Match", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v1");
+  const etag = await etagOf(app, "k");
+
+  const response = await put(app, "k", "v2", { "if-match": `W/${etag}` });
+
+  await expectProblem(response, 412, "cache.precondition_failed", "header.if-match");
+});
+
+Deno.test("PUT with If-Match: * replaces only an existing key", SANITIZED, async () => {
+  await using app = await open();
+
+  const absent = await put(app, "k", "v1", { "if-match": "*" });
+  await put(app, "k", "v1");
+  const present = await put(app, "k", "v2", { "if-match": "*" });
+
+  await expectProblem(absent, 412, "cache.precondition_failed", "header.if-match");
+  assert.equal(present.status, 204);
+});
+
+Deno.test("DELETE with If-Match deletes only a matching value", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v1");
+  const stale = await etagOf(app, "k");
+  await put(app, "k", "v2");
+  const current = await etagOf(app, "k");
+
+  const refused = await request(app, "DELETE", "k", { "if-match": stale });
+  const deleted = await request(app, "DELETE", "k", { "if-match": current });
+
+  await expectProblem(refused, 412, "cache.precondition_failed", "header.if-match");
+  assert.equal(deleted.status, 204);
+  await expectProblem(await app.request("/v1/cache/keys/k"), 404, "cache.not_found");
+});
+
+Deno.test("a malformed If-Match or If-None-Match is 400 naming the header", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v");
+  const malformed = ["abc", '"unterminated', '*, "a"', ",", '"a" "b"', '"a",b', 'w/"a"'];
+
+  for (const value of malformed) {
+    await expectProblem(
+      await put(app, "k", "v", { "if-match": value }),
+      400,
+      "core.validation_failed",
+      "header.if-match",
+    );
+    await expectProblem(
+      await request(app, "GET", "k", { "if-none-match": value }),
+      400,
+      "core.validation_failed",
+      "header.if-none-match",
+    );
+  }
+});
+
+Deno.test("an If-Match listing over 64 ETags is 400", SANITIZED, async () => {
+  await using app = await open();
+  const tags = Array.from({ length: 65 }, (_, i) => `"${i}"`).join(", ");
+
+  await expectProblem(
+    await put(app, "k", "v", { "if-match": tags }),
+    400,
+    "core.validation_failed",
+    "header.if-match",
+  );
+});
+
+Deno.test("If-None-Match on DELETE is 400: it cannot be honoured there", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v");
+
+  const response = await request(app, "DELETE", "k", { "if-none-match": "*" });
+
+  await expectProblem(response, 400, "core.validation_failed", "header.if-none-match");
+  assert.equal(await (await app.request("/v1/cache/keys/k")).text(), "v");
+});
+
+Deno.test(
+  "date conditions and If-Range are 400: cache values have no dates",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+    await put(app, "k", "v");
+    const date = new Date().toUTCString();
+
+    const cases: [string, string][] = [
+      ["if-unmodified-since", "PUT"],
+      ["if-unmodified-since", "DELETE"],
+      ["if-modified-since", "GET"],
+      ["if-range", "GET"],
+    ];
+    for (const [name, method] of cases) {
+      const response = await app.request("/v1/cache/keys/k", {
+        method,
+        headers: { [name]: date },
+        ...(method === "PUT" ? { body: "w" } : {}),
+      });
+      await expectProblem(response, 400, "core.validation_failed", `header.${name}`);
+    }
+    assert.equal(await (await app.request("/v1/cache/keys/k")).text(), "v");
+  },
+);
+
+Deno.test(
+  "a conditional header on a route that cannot honour it is 400 naming it",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+    await put(app, "keys", "1");
+    const routes: [string, string, RequestInit?][] = [
+      ["POST", "/v1/cache/keys/keys/incr"],
+      ["GET", "/v1/cache/keys"],
+      ["GET", "/v1/cache/hashes/h"],
+      ["PATCH", "/v1/cache/hashes/h", json({ f: "1" })],
+      ["DELETE", "/v1/cache/hashes/h"],
+      ["DELETE", "/v1/cache/hashes/h/fields/f"],
+      ["POST", "/v1/cache/batch", json({ get: ["keys"] })],
+    ];
+
+    for (const [method, path, init] of routes) {
+      for (const name of ["if-match", "if-none-match"]) {
+        const response = await app.request(path, {
+          ...init,
+          method,
+          headers: { ...(init?.headers as Record<string, string> | undefined), [name]: "*" },
+        });
+        await expectProblem(response, 400, "core.validation_failed", `header.${name}`);
+      }
+    }
+    assert.equal(await (await app.request("/v1/cache/keys/keys")).text(), "1");
+  },
+);
+
 // --- key rules and limits ------------------------------------------------------------------
 
 Deno.test(
