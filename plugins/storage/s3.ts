@@ -431,7 +431,9 @@ export class S3Storage implements StorageDriver {
       const source = await this.head(from);
       const guard = await this.#guard(to, options.conditions, "COPY");
       try {
-        if (source.size > threshold) return await this.#copyInParts(source, to, guard);
+        // CopyObject's own If-Match / If-None-Match are ignored by MinIO (it copies anyway),
+        // while CompleteMultipartUpload honours them: a conditional copy goes part by part.
+        if (source.size > threshold || guard) return await this.#copyInParts(source, to, guard);
         const output = await this.#client.send(
           new CopyObjectCommand({
             Bucket: this.#options.bucket,
@@ -440,7 +442,6 @@ export class S3Storage implements StorageDriver {
             // The source we measured, not one written since.
             CopySourceIfMatch: source.etag,
             MetadataDirective: "COPY",
-            ...guard?.params,
           }),
         );
         return { key: to, size: source.size, etag: output.CopyObjectResult?.ETag ?? source.etag };
@@ -504,13 +505,30 @@ export class S3Storage implements StorageDriver {
     if (this.#closed) throw unavailable("The s3 storage backend is closed");
   }
 
-  /** A copy too large for CopyObject: multipart, each part copied server-side. */
+  /**
+   * A copy too large for CopyObject, or one with conditions on its destination: multipart, each
+   * part copied server-side, the conditions checked by CompleteMultipartUpload.
+   */
   async #copyInParts(
     source: ObjectInfo,
     to: string,
     guard: WriteGuard | undefined,
   ): Promise<WrittenObject> {
     const Bucket = this.#options.bucket;
+    if (source.size === 0) {
+      // No part to copy (a multipart upload needs one): write the empty object directly.
+      const output = await this.#client.send(
+        new PutObjectCommand({
+          Bucket,
+          Key: to,
+          Body: new Uint8Array(0),
+          ContentType: source.contentType,
+          Metadata: source.metadata,
+          ...guard?.params,
+        }),
+      );
+      return { key: to, size: 0, etag: output.ETag ?? source.etag };
+    }
     const partSize = Math.max(this.#options.partSize, Math.ceil(source.size / MAX_PARTS));
     const { UploadId } = await this.#client.send(
       new CreateMultipartUploadCommand({

@@ -319,7 +319,277 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
     );
   });
 
+  // --- Conditional writes (RFC 9110 section 13) --------------------------------------------------
+
+  /** The object's bytes as text, or `undefined` when there is none. */
+  async function contentOf(driver: StorageDriver, key: string): Promise<string | undefined> {
+    try {
+      const result = await driver.get(key);
+      if (result.kind !== "body") throw new Error("unexpected not_modified");
+      return new TextDecoder().decode(await readAll(result.body));
+    } catch (error) {
+      if ((error as { code?: string }).code === "storage.not_found") return undefined;
+      throw error;
+    }
+  }
+
+  /** Asserts a precondition failure naming `field`. */
+  async function failsOn(promise: Promise<unknown>, field: string): Promise<void> {
+    const error = await rejectsWith(promise, "storage.precondition_failed");
+    assert.equal(error.field, field);
+  }
+
+  test(
+    "a put with If-Match of another ETag is refused and keeps the object",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/o`;
+      await driver.put(key, streamOf(text("first")));
+      await failsOn(
+        driver.put(key, streamOf(text("second")), { conditions: { ifMatch: ['"bogus"'] } }),
+        "header.if-match",
+      );
+      assert.equal(await contentOf(driver, key), "first");
+    },
+  );
+
+  test(
+    "a put with If-Match of the current ETag replaces the object",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/o`;
+      const { etag } = await driver.put(key, streamOf(text("first")));
+      await driver.put(key, streamOf(text("second")), { conditions: { ifMatch: [etag] } });
+      assert.equal(await contentOf(driver, key), "second");
+      await driver.put(key, streamOf(text("third")), {
+        conditions: { ifMatch: ['"x"', `W/"y"`, (await driver.head(key)).etag] },
+      });
+      assert.equal(await contentOf(driver, key), "third");
+    },
+  );
+
+  test(
+    "a put with If-Match on a missing key is refused and creates nothing",
+    async ({ driver }, prefix) => {
+      for (const ifMatch of ["*", ['"bogus"']] as const) {
+        await failsOn(
+          driver.put(`${prefix}/none`, streamOf(text("x")), { conditions: { ifMatch } }),
+          "header.if-match",
+        );
+      }
+      assert.equal(await contentOf(driver, `${prefix}/none`), undefined);
+    },
+  );
+
+  test(
+    "a put with If-None-Match of the current ETag (weakly) is refused",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/o`;
+      const { etag } = await driver.put(key, streamOf(text("first")));
+      await failsOn(
+        driver.put(key, streamOf(text("second")), {
+          conditions: { ifNoneMatch: ['"x"', `W/${etag}`] },
+        }),
+        "header.if-none-match",
+      );
+      await driver.put(key, streamOf(text("third")), { conditions: { ifNoneMatch: ['"x"'] } });
+      assert.equal(await contentOf(driver, key), "third");
+    },
+  );
+
+  test(
+    "a put with If-Unmodified-Since before the last change is refused",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/o`;
+      await driver.put(key, streamOf(text("first")));
+      const { lastModified } = await driver.head(key);
+      await failsOn(
+        driver.put(key, streamOf(text("second")), {
+          conditions: { ifUnmodifiedSince: new Date(lastModified.getTime() - 60_000) },
+        }),
+        "header.if-unmodified-since",
+      );
+      await driver.put(key, streamOf(text("third")), {
+        conditions: { ifUnmodifiedSince: new Date(lastModified.getTime() + 60_000) },
+      });
+      assert.equal(await contentOf(driver, key), "third");
+    },
+  );
+
+  test(
+    "a multipart-sized put with a stale If-Match is refused and keeps the object",
+    async ({ driver, partialUploads }, prefix) => {
+      const key = `${prefix}/big`;
+      await driver.put(key, streamOf(text("small")));
+      await failsOn(
+        driver.put(key, generatedStream(6 * MiB).stream, { conditions: { ifMatch: ['"bogus"'] } }),
+        "header.if-match",
+      );
+      assert.equal(await contentOf(driver, key), "small");
+      assert.equal(await partialUploads(prefix), 0);
+    },
+  );
+
+  test(
+    "a put whose condition stops holding while its body streams is refused",
+    async ({ driver }, prefix) => {
+      // The check and the write are one step: another writer that gets in between (here, while
+      // this upload's body is still being read) makes this write fail instead of being lost.
+      const cases = [
+        {
+          ifMatch: "current",
+          intrude: (key: string) => driver.put(key, streamOf(text("intruder"))),
+        },
+        { ifMatch: "*", intrude: (key: string) => driver.delete(key) },
+        { ifNoneMatch: "*", intrude: (key: string) => driver.put(key, streamOf(text("intruder"))) },
+      ] as const;
+      for (const [i, { intrude, ...asked }] of cases.entries()) {
+        const key = `${prefix}/race${i}`;
+        let etag = "";
+        if (!("ifNoneMatch" in asked)) etag = (await driver.put(key, streamOf(text("v1")))).etag;
+        const conditions = "ifNoneMatch" in asked
+          ? { ifNoneMatch: "*" as const }
+          : { ifMatch: asked.ifMatch === "*" ? "*" as const : [etag] };
+        const expected = "ifMatch" in asked && asked.ifMatch === "*" ? undefined : "intruder";
+        let sent = false;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (sent) return controller.close();
+            sent = true;
+            await intrude(key);
+            controller.enqueue(text("late"));
+          },
+        });
+        await rejectsWith(driver.put(key, body, { conditions }), "storage.precondition_failed");
+        assert.equal(await contentOf(driver, key), expected);
+      }
+    },
+  );
+
+  test(
+    "a delete with If-Match of another ETag is refused and keeps the object",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/d`;
+      const { etag } = await driver.put(key, streamOf(text("kept")));
+      await failsOn(
+        driver.delete(key, { conditions: { ifMatch: ['"bogus"'] } }),
+        "header.if-match",
+      );
+      assert.equal(await contentOf(driver, key), "kept");
+      await failsOn(
+        driver.delete(key, { conditions: { ifNoneMatch: [etag] } }),
+        "header.if-none-match",
+      );
+      await driver.delete(key, { conditions: { ifMatch: [etag] } });
+      assert.equal(await contentOf(driver, key), undefined);
+    },
+  );
+
+  test(
+    "a delete with If-Match of a missing object is refused; If-None-Match: * passes",
+    async ({ driver }, prefix) => {
+      await failsOn(
+        driver.delete(`${prefix}/none`, { conditions: { ifMatch: "*" } }),
+        "header.if-match",
+      );
+      await driver.delete(`${prefix}/none`, { conditions: { ifNoneMatch: "*" } });
+    },
+  );
+
+  test("a copy checks its conditions against the destination", async ({ driver }, prefix) => {
+    await driver.put(`${prefix}/src`, streamOf(text("source")), {
+      contentType: "text/plain",
+      metadata: { m: "1" },
+    });
+    const { etag } = await driver.put(`${prefix}/dst`, streamOf(text("destination")));
+    await failsOn(
+      driver.copy(`${prefix}/src`, `${prefix}/dst`, { conditions: { ifNoneMatch: "*" } }),
+      "header.if-none-match",
+    );
+    await failsOn(
+      driver.copy(`${prefix}/src`, `${prefix}/dst`, { conditions: { ifMatch: ['"bogus"'] } }),
+      "header.if-match",
+    );
+    await failsOn(
+      driver.copy(`${prefix}/src`, `${prefix}/none`, { conditions: { ifMatch: "*" } }),
+      "header.if-match",
+    );
+    assert.equal(await contentOf(driver, `${prefix}/dst`), "destination");
+    assert.equal(await contentOf(driver, `${prefix}/none`), undefined);
+    const copied = await driver.copy(`${prefix}/src`, `${prefix}/dst`, {
+      conditions: { ifMatch: [etag] },
+    });
+    assert.equal(copied.size, 6);
+    const info = await driver.head(`${prefix}/dst`);
+    assert.equal(info.etag, copied.etag);
+    assert.equal(info.contentType, "text/plain");
+    assert.deepEqual(info.metadata, { m: "1" });
+    assert.equal(await contentOf(driver, `${prefix}/dst`), "source");
+    await driver.copy(`${prefix}/src`, `${prefix}/new`, { conditions: { ifNoneMatch: "*" } });
+    assert.equal(await contentOf(driver, `${prefix}/new`), "source");
+  });
+
+  test("a conditional copy of an empty object", async ({ driver }, prefix) => {
+    await driver.put(`${prefix}/src`, streamOf(new Uint8Array(0)), { contentType: "text/plain" });
+    const copied = await driver.copy(`${prefix}/src`, `${prefix}/dst`, {
+      conditions: { ifNoneMatch: "*" },
+    });
+    assert.equal(copied.size, 0);
+    assert.equal((await driver.head(`${prefix}/dst`)).contentType, "text/plain");
+  });
+
+  test(
+    "a copy of a missing source is not_found whatever the destination's conditions",
+    async ({ driver }, prefix) => {
+      await rejectsWith(
+        driver.copy(`${prefix}/none`, `${prefix}/dst`, { conditions: { ifMatch: "*" } }),
+        "storage.not_found",
+      );
+    },
+  );
+
   // --- Conditional reads -----------------------------------------------------------------------
+
+  test(
+    "a read with If-Match of another ETag is refused, before If-None-Match",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/c`;
+      const { etag } = await driver.put(key, streamOf(text("conditional")));
+      await failsOn(
+        driver.get(key, { conditions: { ifMatch: ['"bogus"'], ifNoneMatch: [etag] } }),
+        "header.if-match",
+      );
+      await failsOn(
+        driver.get(key, { conditions: { ifUnmodifiedSince: new Date(0) } }),
+        "header.if-unmodified-since",
+      );
+      const result = await driver.get(key, { conditions: { ifMatch: [etag] } });
+      assert.equal(result.kind, "body");
+      if (result.kind === "body") await result.body.cancel();
+    },
+  );
+
+  test(
+    "If-Range keeps a range while the ETag holds and sends everything once it does not",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/r`;
+      const { etag } = await driver.put(key, streamOf(text("0123456789")));
+      const partial = await driver.get(key, {
+        range: { start: 2, end: 4 },
+        conditions: { ifRange: { etag } },
+      });
+      assert.equal(partial.kind, "body");
+      if (partial.kind !== "body") return;
+      assert.deepEqual(partial.range, { start: 2, end: 4 });
+      assert.equal(new TextDecoder().decode(await readAll(partial.body)), "234");
+      const whole = await driver.get(key, {
+        range: { start: 2, end: 4 },
+        conditions: { ifRange: { etag: '"stale"' } },
+      });
+      assert.equal(whole.kind, "body");
+      if (whole.kind !== "body") return;
+      assert.equal(whole.range, undefined);
+      assert.equal(new TextDecoder().decode(await readAll(whole.body)), "0123456789");
+    },
+  );
 
   const conditionTest = (
     title: string,
