@@ -460,14 +460,16 @@ Deno.test("a key with a control character is 400 cache.key_invalid", SANITIZED, 
 });
 
 Deno.test(
-  "a key whose percent-encoding is not UTF-8 is 400 cache.key_invalid",
+  "a key whose percent-encoding is not UTF-8 is refused with 400 at the front, never stored",
   SANITIZED,
   async () => {
     await using app = await open();
 
     for (const key of ["%FF", "a%C3", "%E2%82"]) {
-      await expectProblem(await put(app, key, "v"), 400, "cache.key_invalid", "path.key");
+      await expectProblem(await put(app, key, "v"), 400, "core.path_invalid", "path");
     }
+    const listed = await (await app.request("/v1/cache/keys")).json();
+    assert.deepEqual(listed.keys, []);
   },
 );
 
