@@ -14,6 +14,12 @@ const encoder = new TextEncoder();
 // Control characters are exactly what this pattern is for.
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * The two code points XML 1.0 cannot carry (surrogates are refused as invalid UTF-8): S3 lists
+ * keys in XML, and MinIO sends these back as U+FFFD, so such a key could be stored but never
+ * listed as itself.
+ */
+const NOT_XML = /[\uFFFE\uFFFF]/;
 const PERCENT_RUN = /(?:%[0-9a-fA-F]{2})+/g;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -63,13 +69,16 @@ function percentDecode(text: string): string | undefined {
 
 /**
  * Why `key` is not a valid object key, or `undefined` when it is. A key is 1 to `maxBytes`
- * bytes of well-formed UTF-8, made of non-empty `/`-separated segments that are not `.` or `..`,
- * with no backslash, no control character, no leading `/`, and nothing that turns into one of
- * those when percent-decoded again.
+ * bytes of well-formed UTF-8, made of non-empty `/`-separated segments (at most
+ * {@linkcode MAX_SEGMENT_BYTES} each) that are not `.` or `..`, with no backslash, no control
+ * character, no U+FFFE or U+FFFF, no leading `/`, and nothing that turns into one of those
+ * when percent-decoded again. Anything else (astral, combining marks, RTL, any normalisation
+ * form) is stored and listed exactly as sent: no layer normalises keys.
  */
 export function keyProblem(key: string, maxBytes: number): string | undefined {
   if (key.length === 0) return "Keys must not be empty";
   if (!key.isWellFormed()) return "Keys must be valid UTF-8";
+  if (NOT_XML.test(key)) return "Keys must not contain U+FFFE or U+FFFF";
   const bytes = utf8Length(key);
   if (bytes > maxBytes) return `Keys are at most ${maxBytes} bytes of UTF-8 (this one is ${bytes})`;
   const plain = plainProblem(key);
