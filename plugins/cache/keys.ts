@@ -1,6 +1,6 @@
 /**
  * The rules every key and hash field follows (1 to N bytes of well-formed UTF-8, no control
- * characters), and the names of the entries the plugin keeps for itself. User keys can never
+ * characters, no `.` or `..` segment), and the names of the entries the plugin keeps for itself. User keys can never
  * start with a control character, so internal names start with NUL and cannot collide with them.
  */
 import { cacheError, type CacheErrorCode } from "./errors.ts";
@@ -50,14 +50,37 @@ export function nameProblem(name: string, maxBytes: number, minBytes = 1): strin
   return undefined;
 }
 
-/** Throws `cache.key_invalid` (or `code`) naming `field` when `name` breaks the rules. */
+/** A `/` or `\` (a request path treats both as segment separators). */
+const SEPARATOR = /[/\\]/;
+
+/**
+ * Why `name` cannot be a key or hash field, or `undefined` when it can: the naming rules, and no
+ * `.` or `..` segment between `/` or `\` separators. Keys and fields travel in request paths
+ * (`/keys/{key}`, `/fields/{field}`), where a dot segment is refused in every spelling at the
+ * front; a name that no path can address is refused everywhere, not stored by a batch or another
+ * plugin and then left unreachable.
+ */
+export function keyProblem(name: string, maxBytes: number): string | undefined {
+  const problem = nameProblem(name, maxBytes);
+  if (problem !== undefined) return problem;
+  if (name.includes(".")) {
+    for (const segment of name.split(SEPARATOR)) {
+      if (segment === "." || segment === "..") {
+        return "must not hold a . or .. segment (between / or \\ separators)";
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Throws `cache.key_invalid` (or `code`) naming `field` when `name` breaks the key rules. */
 export function checkName(
   name: string,
   maxBytes: number,
   field = "key",
   code: CacheErrorCode = "cache.key_invalid",
 ): void {
-  const problem = nameProblem(name, maxBytes);
+  const problem = keyProblem(name, maxBytes);
   if (problem !== undefined) {
     throw cacheError(code, { detail: `${field} ${problem}`, field });
   }

@@ -9,7 +9,7 @@ import { parseDuration } from "../../core/units.ts";
 import { MAX_TTL_MS } from "./config.ts";
 import { MAX_CURSOR_LENGTH } from "./cursor.ts";
 import type { CacheErrorCode } from "./errors.ts";
-import { nameProblem, utf8Length } from "./keys.ts";
+import { keyProblem, nameProblem, utf8Length } from "./keys.ts";
 
 /** The limits the schemas enforce. */
 export interface CacheRouteLimits {
@@ -33,10 +33,10 @@ function issue(ctx: Ctx, message: string, code: CacheErrorCode, path: PropertyKe
   ctx.addIssue({ code: "custom", message, path, params: { cacheCode: code } });
 }
 
-/** A key or field name: 1 to `maxBytes` bytes of UTF-8, no control characters. */
+/** A key or field name (see keyProblem), or with `minBytes` 0 a listing prefix (no segment rule). */
 function name(maxBytes: number, code: CacheErrorCode, minBytes = 1) {
   return z.string().superRefine((value, ctx) => {
-    const problem = nameProblem(value, maxBytes, minBytes);
+    const problem = minBytes === 0 ? nameProblem(value, maxBytes, 0) : keyProblem(value, maxBytes);
     if (problem !== undefined) issue(ctx, problem, code);
   });
 }
@@ -57,11 +57,13 @@ export const TtlSchema = z.string().transform((value, ctx) => {
 /** Every request schema of one cache instance. */
 export function cacheSchemas(limits: CacheRouteLimits) {
   const Key = name(limits.maxKeyBytes, "cache.key_invalid").openapi({
-    description: `1 to ${limits.maxKeyBytes} bytes of UTF-8, no control characters`,
+    description:
+      `1 to ${limits.maxKeyBytes} bytes of UTF-8, no control characters, no . or .. segment`,
     example: "session:42",
   });
   const Field = name(limits.maxFieldBytes, "cache.field_invalid").openapi({
-    description: `1 to ${limits.maxFieldBytes} bytes of UTF-8, no control characters`,
+    description:
+      `1 to ${limits.maxFieldBytes} bytes of UTF-8, no control characters, no . or .. segment`,
     example: "user",
   });
 
@@ -131,7 +133,7 @@ export function cacheSchemas(limits: CacheRouteLimits) {
         return;
       }
       for (const field of names) {
-        const problem = nameProblem(field, limits.maxFieldBytes);
+        const problem = keyProblem(field, limits.maxFieldBytes);
         if (problem !== undefined) issue(ctx, problem, "cache.field_invalid", [field]);
         const value = fields[field];
         if (typeof value === "string" && utf8Length(value) > limits.maxValueSize) {

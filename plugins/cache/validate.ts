@@ -7,7 +7,7 @@ import { coreError } from "../../core/errors.ts";
 import { MAX_TTL_MS } from "./config.ts";
 import type { CacheLimits } from "./driver.ts";
 import { cacheError } from "./errors.ts";
-import { checkName, utf8Length } from "./keys.ts";
+import { checkName, nameProblem, utf8Length } from "./keys.ts";
 
 /** Printable ASCII with a slash: `type/subtype` and parameters. */
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
@@ -72,7 +72,11 @@ export function checkHashPatch(
 
 /** Throws a 400 unless the rate limit's arguments make sense. */
 export function checkRateLimit(key: string, limit: number, windowMs: number, limits: CacheLimits) {
-  checkKey(key, limits);
+  // A rate-limit counter is never addressed by a path, so only the naming rules apply.
+  const problem = nameProblem(key, limits.maxKeyBytes);
+  if (problem !== undefined) {
+    throw cacheError("cache.key_invalid", { detail: `key ${problem}`, field: "key" });
+  }
   if (!Number.isSafeInteger(limit) || limit < 1) {
     throw coreError("core.validation_failed", {
       detail: "limit must be a positive integer",

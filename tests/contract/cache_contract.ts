@@ -199,6 +199,27 @@ export function runCacheContract(target: CacheContractTarget): void {
     }
   });
 
+  test("a key or field with a . or .. segment is invalid: no request path can address it", async () => {
+    await using x = await fixture();
+    const refused = [".", "..", "a/..", "../a", "a/./b", "a\\..", ".\\a"];
+
+    for (const key of refused) {
+      assert.equal(await codeOf(x.cache.set(key, text("v"))), "cache.key_invalid", key);
+      assert.equal(
+        await codeOf(x.cache.patchHash("h", { [key]: "v" })),
+        "cache.field_invalid",
+        key,
+      );
+    }
+    for (const key of [".a", "...", "a.b", "a/.b/c", "..a", "a/...", "%2e%2e"]) {
+      assert.equal(await x.cache.set(key, text(key)), "created", key);
+    }
+    assert.deepEqual(
+      (await listAll(x.cache, 100)).keys.sort(),
+      [".a", "...", "a.b", "a/.b/c", "..a", "a/...", "%2e%2e"].sort(),
+    );
+  });
+
   // --- TTL ----------------------------------------------------------------------------------
 
   test("a value with a TTL reports it, then is gone after it", async () => {

@@ -758,6 +758,21 @@ Deno.test("a batch with an invalid key is 400 cache.key_invalid naming it", SANI
   await expectProblem(await app.request("/v1/cache/keys/ok"), 404, "cache.not_found");
 });
 
+Deno.test(
+  "a batch key with a dot segment is 400 cache.key_invalid: GET could never address it",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+
+    const response = await app.request("/v1/cache/batch", {
+      method: "POST",
+      ...json({ set: [{ key: "a/../b", value: "v" }] }),
+    });
+
+    await expectProblem(response, 400, "cache.key_invalid", "body.set.0.key");
+  },
+);
+
 Deno.test("a batch value over maxValueSize is 413 naming it", SANITIZED, async () => {
   await using app = await open();
 
