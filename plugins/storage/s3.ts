@@ -272,16 +272,14 @@ export class S3Storage implements StorageDriver {
     // whose bytes are sent); the service is asked to answer 304 only where that cannot differ
     // from section 13.2.2's order, to save the body.
     const serverSide = ifMatch === undefined && ifUnmodifiedSince === undefined;
-    if (!serverSide) {
-      // decided below
-    } else if (ifNoneMatch !== undefined) {
+    if (serverSide && ifNoneMatch !== undefined) {
       // S3 services compare one strong tag; a weak tag or a list is decided here once the
       // response headers arrive (an empty list matches nothing).
       const tags = ifNoneMatch === "*"
         ? ["*"]
         : [...new Set(ifNoneMatch.map((tag) => tag.replace(/^W\//, "")))];
       if (tags.length === 1) input.IfNoneMatch = tags[0];
-    } else if (ifModifiedSince) {
+    } else if (serverSide && ifModifiedSince) {
       input.IfModifiedSince = ifModifiedSince;
     }
     try {
