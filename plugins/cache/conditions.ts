@@ -10,7 +10,10 @@ import type { EntityTags } from "./etag.ts";
 /** Most entity tags one header may list (they are sent on to the backend). */
 export const MAX_ENTITY_TAGS = 64;
 
-/** The conditional headers edgebox knows, lower case as `Headers` gives them. */
+/**
+ * The conditional headers of RFC 9110 section 13.1, lower case as `Headers` gives them. Cache
+ * values have entity tags but no dates: the routes refuse the last three outright.
+ */
 export const CONDITIONAL_HEADERS = [
   "if-match",
   "if-none-match",
@@ -98,13 +101,17 @@ export interface Honoured {
   ifNoneMatch?: "star" | "tags";
 }
 
+/** The two conditions a route may honour (the routes' guard refuses the others everywhere). */
+const TAG_CONDITIONS = ["if-match", "if-none-match"] as const;
+
 /**
- * The conditions of a request to a route that honours `honoured`: each present header parsed,
- * and a 400 naming the first conditional header the route cannot honour.
+ * The `If-Match` and `If-None-Match` of a request to a route that honours `honoured`: each
+ * present header parsed, and a 400 naming the first one the route cannot honour. The date
+ * conditions are left to the routes' guard, which refuses them before any route runs.
  */
 export function conditionsOf(headers: Headers, honoured: Honoured): Conditions {
   const conditions: Conditions = {};
-  for (const name of CONDITIONAL_HEADERS) {
+  for (const name of TAG_CONDITIONS) {
     const value = headers.get(name);
     if (value === null) continue;
     if (name === "if-match" && honoured.ifMatch) {

@@ -92,13 +92,6 @@ export function cacheSchemas(limits: CacheRouteLimits) {
       example: '"2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"',
     });
 
-  const ReadHeaders = z.object({
-    "if-match": ifMatch("ETags (strong comparison) or `*`: 412 unless the value has one"),
-    "if-none-match": z.string().optional().openapi({
-      description: "ETags (weak comparison) or `*`: 304 when the value has one",
-    }),
-  });
-
   const PutHeaders = z.object({
     "if-match": ifMatch("ETags (strong comparison) or `*`: store only over a matching value"),
     "if-none-match": z.string().optional()
@@ -206,7 +199,6 @@ export function cacheSchemas(limits: CacheRouteLimits) {
     FieldPath,
     TtlQuery,
     IncrQuery,
-    ReadHeaders,
     PutHeaders,
     DeleteHeaders,
     ListQuery,

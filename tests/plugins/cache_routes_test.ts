@@ -397,6 +397,20 @@ Deno.test(
   },
 );
 
+Deno.test("a date condition is refused even beside an If-Match", SANITIZED, async () => {
+  await using app = await open();
+  await put(app, "k", "v");
+  const etag = await etagOf(app, "k");
+
+  const response = await put(app, "k", "w", {
+    "if-match": etag,
+    "if-unmodified-since": new Date().toUTCString(),
+  });
+
+  await expectProblem(response, 400, "core.validation_failed", "header.if-unmodified-since");
+  assert.equal(await (await app.request("/v1/cache/keys/k")).text(), "v");
+});
+
 Deno.test(
   "a conditional header on a route that cannot honour it is 400 naming it",
   SANITIZED,
