@@ -62,6 +62,13 @@ const MAX_SCAN_CALLS = 16;
 const DISCONNECT_TIMEOUT = 100;
 /** Keys one SCAN of `purge` asks for. */
 const PURGE_BATCH = 1_000;
+/**
+ * How long the keys a listing page left over (its spill) are kept after the page that last read
+ * them: a cursor idle for longer is `cache.cursor_invalid`.
+ */
+const SPILL_TTL = 5 * 60_000;
+/** Random bytes in a spill's id (base64url in the cursor). */
+const SPILL_ID_BYTES = 16;
 /** Redis replies the scripts produce (ioredis' `*Buffer` variants: strings come as Buffers). */
 type Reply = Buffer | number | null | Reply[];
 type Script = (...args: (string | number | Buffer)[]) => Promise<Reply>;
@@ -360,25 +367,45 @@ export class RedisCache implements CacheDriver {
     if (problem !== undefined) {
       throw cacheError("cache.key_invalid", { detail: `prefix ${problem}`, field: "prefix" });
     }
-    // The cursor carries Redis' SCAN cursor ("" once the scan is complete) and the keys a SCAN
-    // returned beyond the page, so pages hold at most `limit` keys and none is lost.
-    let scan = "0";
-    let pending: string[] = [];
-    if (options.cursor !== undefined) {
-      const [position, ...rest] = decodeCursor("r", options.cursor);
-      if (
-        typeof position !== "string" || !/^\d*$/.test(position) ||
-        !rest.every((key) => typeof key === "string" && key.startsWith(prefix))
-      ) {
+    // The cursor is Redis' SCAN cursor ("" once the scan is complete) and, when a SCAN returned
+    // more keys than the page took, the id of the spill list holding the rest (see
+    // redis_scripts.ts) with how many of them earlier pages took: a few dozen characters
+    // whatever the keys' length, and every key a SCAN returned is listed, once.
+    const position = options.cursor === undefined
+      ? { scan: "0", spill: undefined }
+      : parseCursor(options.cursor);
+    let scan = position.scan;
+    const keys: string[] = [];
+    /** A spill this page read to its end: deleted once the page is made. */
+    let usedUp: string | undefined;
+    if (position.spill !== undefined) {
+      const { id, offset } = position.spill;
+      const reply = await this.#call(
+        "edgeboxCacheSpillRead",
+        undefined,
+        this.#spillName(id),
+        prefix,
+        offset,
+        options.limit,
+        SPILL_TTL,
+      );
+      if (reply === 0) {
         throw cacheError("cache.cursor_invalid", {
-          detail: "cursor is not one this server made",
+          detail: `cursor has expired (a listing left for ${
+            SPILL_TTL / 60_000
+          } minutes is forgotten); start the listing again without a cursor`,
           field: "cursor",
         });
       }
-      scan = position;
-      pending = rest as string[];
+      if (reply === -1) throw notOurs();
+      const [items, left] = reply as [Buffer[], number];
+      keys.push(...items.map(String));
+      if (left > 0) {
+        return { keys, cursor: encodeCursor("r", [scan, id, offset + items.length]) };
+      }
+      usedUp = id;
     }
-    const keys = pending.splice(0, options.limit);
+    const pending: string[] = [];
     const pattern = `${globEscape(this.#prefix + prefix)}*`;
     for (
       let calls = 0;
@@ -406,8 +433,31 @@ export class RedisCache implements CacheDriver {
         else pending.push(key);
       }
     }
-    const done = scan === "" && pending.length === 0;
-    return { keys, cursor: done ? undefined : encodeCursor("r", [scan, ...pending]) };
+    let cursor: string | undefined;
+    if (pending.length > 0) {
+      const spill = crypto.getRandomValues(new Uint8Array(SPILL_ID_BYTES))
+        .toBase64({ alphabet: "base64url", omitPadding: true });
+      await this.#call(
+        "edgeboxCacheSpillWrite",
+        undefined,
+        this.#spillName(spill),
+        SPILL_TTL,
+        prefix,
+        ...pending,
+      );
+      cursor = encodeCursor("r", [scan, spill, 0]);
+    } else if (scan !== "") {
+      cursor = encodeCursor("r", [scan]);
+    }
+    // Only now: had this page failed, its cursor, asked for again, would still find the spill.
+    if (usedUp !== undefined) {
+      try {
+        await this.#timed(this.#client.unlink(this.#spillName(usedUp)));
+      } catch (error) {
+        throw this.#fail(error);
+      }
+    }
+    return { keys, cursor };
   }
 
   async rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
@@ -510,6 +560,14 @@ export class RedisCache implements CacheDriver {
     return this.#prefix + contentTypeName(key);
   }
 
+  /**
+   * Where a listing's spill lives: an internal name (it starts with NUL, so no user key can take
+   * it and listings skip it), under the key prefix so `purge` removes it too.
+   */
+  #spillName(id: string): string {
+    return `${this.#prefix}${INTERNAL}ls:${id}`;
+  }
+
   /** Wraps an ioredis error in the cache's own code, keeping it as `cause`. */
   #fail(error: unknown, key?: string): EdgeboxError {
     if (error instanceof EdgeboxError) return error;
@@ -598,6 +656,41 @@ function bytes(value: Uint8Array): Buffer {
 /** What the scripts store as a content type: '' means the default, which is not stored. */
 function storedType(contentType: string | undefined): string {
   return contentType === undefined || contentType === DEFAULT_CONTENT_TYPE ? "" : contentType;
+}
+
+/** Where a listing cursor stands: the SCAN cursor, and the spill being read, if any. */
+interface ListPosition {
+  scan: string;
+  spill: { id: string; offset: number } | undefined;
+}
+
+/** Reads a cursor made by `list`: `[scan]` or `[scan, spill id, offset]`. */
+function parseCursor(cursor: string): ListPosition {
+  const parts = decodeCursor("r", cursor);
+  const [scan, id, offset] = parts;
+  if (typeof scan !== "string" || !/^\d{0,20}$/.test(scan)) throw notOurs();
+  if (parts.length === 1) {
+    if (scan === "") throw notOurs(); // a finished listing has no cursor
+    return { scan, spill: undefined };
+  }
+  if (
+    parts.length !== 3 || typeof id !== "string" || !SPILL_ID.test(id) ||
+    !Number.isSafeInteger(offset) || (offset as number) < 0
+  ) {
+    throw notOurs();
+  }
+  return { scan, spill: { id, offset: offset as number } };
+}
+
+/** A spill id as `list` makes it. */
+const SPILL_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** The error for a cursor `list` did not make (or made for another prefix). */
+function notOurs(): EdgeboxError {
+  return cacheError("cache.cursor_invalid", {
+    detail: "cursor is not one this server made",
+    field: "cursor",
+  });
 }
 
 /** Escapes Redis glob characters so a prefix matches only itself. */

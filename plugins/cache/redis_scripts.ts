@@ -5,6 +5,9 @@
  *
  * A value lives at `<prefix><key>` as a plain Redis string (so `redis-cli GET` shows its bytes);
  * its content type, when not application/octet-stream, at `<prefix>\0ct:<key>` with the same TTL.
+ * A listing page that SCAN overfilled keeps the keys left over in a spill list at
+ * `<prefix>\0ls:<id>` (its first element the listing's prefix), for a few minutes, so the
+ * cursor carries only the spill's id and not the keys.
  */
 import { DEFAULT_CONTENT_TYPE } from "./driver.ts";
 
@@ -230,6 +233,42 @@ for i = 1, ng do
   k = k + 2
 end
 return out
+`,
+  },
+  /**
+   * KEYS: spill. ARGV: ttl, the listing's prefix, then the keys left over. Writes the spill list
+   * (prefix first, then the keys in SCAN order) with the TTL, in one step so no spill outlives it.
+   */
+  edgeboxCacheSpillWrite: {
+    numberOfKeys: 1,
+    lua: `
+local k = KEYS[1]
+redis.call('DEL', k)
+-- unpack in chunks: Lua's stack holds only a few thousand values
+for i = 2, #ARGV, 1000 do
+  redis.call('RPUSH', k, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('PEXPIRE', k, ARGV[1])
+return 1
+`,
+  },
+  /**
+   * KEYS: spill. ARGV: prefix, offset, count, ttl. Returns 0 when the spill is gone (expired or
+   * used up), -1 when it belongs to another prefix or the offset is past its end, else
+   * {keys from offset (at most count), keys left after them}. Reading renews the TTL and changes
+   * nothing else, so a page asked for twice answers the same.
+   */
+  edgeboxCacheSpillRead: {
+    numberOfKeys: 1,
+    lua: `
+local k = KEYS[1]
+if redis.call('EXISTS', k) == 0 then return 0 end
+local len = redis.call('LLEN', k)
+local first = 1 + tonumber(ARGV[2])
+if redis.call('LINDEX', k, 0) ~= ARGV[1] or first >= len then return -1 end
+local items = redis.call('LRANGE', k, first, first + tonumber(ARGV[3]) - 1)
+redis.call('PEXPIRE', k, ARGV[4])
+return {items, len - first - #items}
 `,
   },
 } as const satisfies Record<string, ScriptDefinition>;

@@ -13,6 +13,7 @@ import {
   COUNTER_CONTENT_TYPE,
   DEFAULT_CONTENT_TYPE,
 } from "../../plugins/cache/driver.ts";
+import { MAX_CURSOR_LENGTH } from "../../plugins/cache/cursor.ts";
 import { SANITIZED, waitFor } from "../core/_helpers.ts";
 
 /** Limits of a driver under test unless a test asks for others. */
@@ -684,6 +685,34 @@ export function runCacheContract(target: CacheContractTarget): void {
 
     assert.deepEqual([...keys].sort(), written);
     assert.ok(pages.every((page) => page.length <= 7));
+  });
+
+  test("a listing of long keys one per page stays exactly-once with every cursor short enough to send back", async () => {
+    const maxKeyBytes = 4_096;
+    await using x = await fixture({ limits: { maxKeyBytes } });
+    const written = Array.from(
+      { length: 120 },
+      (_, i) => `long:${String(i).padStart(4, "0")}:`.padEnd(maxKeyBytes - 8, "k"),
+    );
+    for (let i = 0; i < written.length; i += 40) {
+      await x.cache.batch({
+        set: written.slice(i, i + 40).map((key) => ({ key, value: text("v") })),
+      });
+    }
+
+    const keys: string[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0;; pages++) {
+      assert.ok(pages < 10_000, "the listing never ends");
+      const page = await x.cache.list({ limit: 1, ...(cursor === undefined ? {} : { cursor }) });
+      assert.ok(page.keys.length <= 1);
+      keys.push(...page.keys);
+      cursor = page.cursor;
+      if (cursor === undefined) break;
+      assert.ok(cursor.length <= MAX_CURSOR_LENGTH, `a cursor of ${cursor.length} characters`);
+    }
+
+    assert.deepEqual([...keys].sort(), written);
   });
 
   test("listing by prefix returns only keys that start with it", async () => {

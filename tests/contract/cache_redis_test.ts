@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import type { EdgeboxError } from "../../core/errors.ts";
+import { decodeCursor } from "../../plugins/cache/cursor.ts";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { RedisCache, type RedisCacheOptions } from "../../plugins/cache/redis.ts";
 import { configYaml, openApp, SANITIZED, waitFor } from "../core/_helpers.ts";
@@ -92,6 +93,155 @@ if (await redisReachable(url)) {
       } finally {
         await cache.purge();
         await raw.quit();
+      }
+    },
+  );
+}
+
+/** The name of the spill list a Redis listing cursor points at, or `undefined` when none. */
+function spillOf(prefix: string, cursor: string): string | undefined {
+  const [, id] = decodeCursor("r", cursor);
+  return typeof id === "string" ? `${prefix}\0ls:${id}` : undefined;
+}
+
+/**
+ * A driver holding `count` keys `<namespace><i>` and a raw client beside it; `spilled` pages
+ * with one key per page until a cursor points at a spill holding at least `atLeast` keys (SCAN
+ * hands out a few keys per call, but how many depends on whatever else the server holds).
+ */
+async function spillFixture(count: number, namespace = "") {
+  const prefix = `edgebox-test:${crypto.randomUUID()}:`;
+  const cache = new RedisCache(options(url, { keyPrefix: prefix }));
+  const raw = new Redis(url, { lazyConnect: true });
+  await cache.connect();
+  await raw.connect();
+  const written = Array.from({ length: count }, (_, i) => `${namespace}${i}`);
+  await cache.batch({ set: written.map((key) => ({ key, value: new Uint8Array(1) })) });
+  return {
+    cache,
+    raw,
+    prefix,
+    written,
+    async spilled(atLeast: number) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages <= count; pages++) {
+        const page = await cache.list({
+          limit: 1,
+          prefix: namespace,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        seen.push(...page.keys);
+        cursor = page.cursor;
+        if (cursor === undefined) break;
+        const spill = spillOf(prefix, cursor);
+        if (spill !== undefined && await raw.llen(spill) > atLeast) {
+          return { cursor, spill, seen };
+        }
+      }
+      throw new Error(`No listing page of ${count} keys left ${atLeast} keys over`);
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        await cache.purge();
+      } finally {
+        await cache.close();
+        await raw.quit();
+      }
+    },
+  };
+}
+
+if (await redisReachable(url)) {
+  Deno.test(
+    "redis cache: keys a SCAN returned beyond the page wait in a spill with a TTL, not in the cursor",
+    SANITIZED,
+    async () => {
+      await using x = await spillFixture(200);
+
+      const { spill } = await x.spilled(1);
+
+      const pttl = await x.raw.pttl(spill);
+      assert.ok(pttl > 0 && pttl <= 5 * 60_000, `spill TTL ${pttl}`);
+    },
+  );
+
+  Deno.test(
+    "redis cache: a listing followed to the end leaves no spill behind",
+    SANITIZED,
+    async () => {
+      await using x = await spillFixture(200);
+      let cursor: string | undefined = (await x.spilled(1)).cursor;
+
+      while (cursor !== undefined) cursor = (await x.cache.list({ limit: 1, cursor })).cursor;
+
+      const [, left] = await x.raw.scan("0", "MATCH", `${x.prefix}\0ls:*`, "COUNT", 10_000);
+      assert.deepEqual(left, []);
+    },
+  );
+
+  Deno.test(
+    "redis cache: a cursor whose spill has expired is cursor_invalid, never a silent skip",
+    SANITIZED,
+    async () => {
+      await using x = await spillFixture(200);
+      const { cursor, spill } = await x.spilled(1);
+      await x.raw.del(spill); // stands in for the TTL running out
+
+      const error = await x.cache.list({ limit: 1, cursor }).then(
+        () => undefined,
+        (e) => e as EdgeboxError,
+      );
+
+      assert.equal(error?.code, "cache.cursor_invalid");
+    },
+  );
+
+  Deno.test(
+    "redis cache: a spilled cursor sent with another prefix is cursor_invalid",
+    SANITIZED,
+    async () => {
+      await using x = await spillFixture(200, "a:");
+      const { cursor } = await x.spilled(1);
+
+      const error = await x.cache.list({ limit: 1, prefix: "", cursor }).then(
+        () => undefined,
+        (e) => e as EdgeboxError,
+      );
+
+      assert.equal(error?.code, "cache.cursor_invalid");
+    },
+  );
+
+  Deno.test(
+    "redis cache: a page read from a spill answers the same when asked for twice",
+    SANITIZED,
+    async () => {
+      await using x = await spillFixture(200);
+      const { cursor } = await x.spilled(2);
+
+      const first = await x.cache.list({ limit: 1, cursor });
+      const again = await x.cache.list({ limit: 1, cursor });
+
+      assert.deepEqual(again, first);
+    },
+  );
+
+  Deno.test(
+    "redis cache: spills never show in listings and are exactly-once with any page size",
+    SANITIZED,
+    async () => {
+      await using x = await spillFixture(300);
+      for (const limit of [1, 2, 3, 7, 50]) {
+        const keys: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await x.cache.list({ limit, ...(cursor === undefined ? {} : { cursor }) });
+          assert.ok(page.keys.length <= limit);
+          keys.push(...page.keys);
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        assert.deepEqual(keys.sort(), [...x.written].sort(), `limit ${limit}`);
       }
     },
   );
