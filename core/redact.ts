@@ -158,16 +158,19 @@ function scrubKnown(text: string): string {
 
 /** Anything that may hold a secret by position; most texts have none and return at once. */
 const MAY_HOLD = /\/\/|=|bearer|authorization|["']\s*:/i;
-/** An authority after `//`, up to the path, query, fragment, whitespace or a quote. */
-const AUTHORITY = /\/\/([^\s/?#"'<>\\`]*)/g;
+/**
+ * An authority after `//`, up to the path, query, fragment or whitespace. Quotes do not end it:
+ * a password may hold them, and hiding too much of a quoted URL is the safe mistake.
+ */
+const AUTHORITY = /\/\/([^\s/?#]*)/g;
 /**
  * An item of a comma-separated server list (NATS): `[userinfo@]host:port` with a port, or the
  * `scheme:` cut off before the next URL's `//`. Without ports the text is not taken for a list,
  * and everything up to its last `@` is hidden as one userinfo (a password may hold `,` and `@`).
  */
 const SERVER = /^(?:[^@]*@)?(?:\[[0-9a-f:.]*\]|[\w.-]+):\d+$|^[a-z][a-z0-9+.-]*:$/i;
-/** `name=value` (query parameters, connection strings, command lines). */
-const PAIR = /([\w.-]+)=([^&#\s"'<>;]+)/g;
+/** `name=value` (query parameters, connection strings, command lines); the value may be quoted. */
+const PAIR = /([\w.-]+)=("[^"]*"|'[^']*'|[^&#\s;]+)/g;
 /** `"name": "value"` (JSON or a JS object echoed in a message). */
 const QUOTED_PAIR = /(["'])([\w.-]+)\1(\s*:\s*)(["'])((?:\\.|(?!\4)[^\\])*)\4/g;
 /** An `Authorization:` header's whole value, and `Bearer <token>` anywhere. */
@@ -187,8 +190,9 @@ function hideInText(text: string, found?: (secret: string) => void): string {
     });
   }
   if (out.includes("=")) {
-    out = out.replace(PAIR, (match, name: string, value: string) => {
-      if (!isSecretName(name) || value === REDACTED_IN_URL) return match;
+    out = out.replace(PAIR, (match, name: string, quoted: string) => {
+      const value = /^(["']).*\1$/s.test(quoted) ? quoted.slice(1, -1) : quoted;
+      if (!isSecretName(name) || value === REDACTED_IN_URL || value === "") return match;
       found?.(value);
       return `${name}=${REDACTED_IN_URL}`;
     });

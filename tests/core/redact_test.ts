@@ -261,3 +261,8 @@ Deno.test("the longest remembered secret wins where two overlap", () => {
   using _known = rememberSecrets({ a: { password: "abcd" }, b: { password: "abcdefgh" } });
   assert.equal(redactText("abcdefgh"), REDACTED);
 });
+
+Deno.test("a password holding quotes is hidden whole, in a URL or a pair", () => {
+  assert.equal(redactText(`redis://app:q"uo'te@cache:6379`), "redis://app:redacted@cache:6379");
+  assert.equal(redactText(`password="two words" next`), "password=redacted next");
+});
