@@ -37,9 +37,18 @@ const SECRET_EXACT = new Set(["key", "pass", "sig"]);
 
 /** True when a field or parameter of this name holds a secret (`password`, `X-Amz-Signature`). */
 export function isSecretName(name: string): boolean {
-  const plain = name.replace(/[-_]/g, "").toLowerCase();
-  return SECRET_EXACT.has(plain) || SECRET_NAME.test(plain);
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    const plain = name.replace(/[-_]/g, "").toLowerCase();
+    secret = SECRET_EXACT.has(plain) || SECRET_NAME.test(plain);
+    // Field names come from code and config, a small set; the bound guards against the rest.
+    if (secretNames.size < 10_000) secretNames.set(name, secret);
+  }
+  return secret;
 }
+
+/** Answers of {@linkcode isSecretName}: every log line asks again for the same few names. */
+const secretNames = new Map<string, boolean>();
 
 // --- remembered secrets ---
 
@@ -261,8 +270,9 @@ export function redactText(text: string): string {
 }
 
 /**
- * A deep copy of `value` with secret-named fields replaced by `[redacted]` and every string
- * passed through {@linkcode redactText}. An empty or absent secret is kept, so unset can be told
+ * `value` with secret-named fields replaced by `[redacted]` and every string passed through
+ * {@linkcode redactText}: a copy of each object or array that needed a change, the value itself
+ * where nothing did (never modified). An empty or absent secret is kept, so unset can be told
  * from set. Errors become `{ name, message, code }`, and values with `toJSON` (dates) their JSON,
  * as `JSON.stringify` would show them.
  */
@@ -285,12 +295,25 @@ function redactValue(value: unknown, key: string, depth: number): unknown {
       ...(code === undefined ? {} : { code: redactValue(code, "", depth + 1) }),
     };
   }
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, "", depth + 1));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const shown = redactValue(value[i], "", depth + 1);
+      if (shown !== value[i]) (copy ??= [...value])[i] = shown;
+    }
+    return copy ?? value;
+  }
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === "function") {
     return redactValue(toJSON.call(value, key), "", depth + 1);
   }
-  const copy: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) copy[k] = redactValue(v, k, depth + 1);
-  return copy;
+  // Copied only once something changes: most log fields hold nothing to hide.
+  let copy: Record<string, unknown> | undefined;
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    const original = (value as Record<string, unknown>)[k];
+    const shown = redactValue(original, k, depth + 1);
+    if (shown !== original) (copy ??= { ...value })[k] = shown;
+  }
+  return copy ?? value;
 }

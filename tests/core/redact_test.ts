@@ -85,12 +85,17 @@ Deno.test("numbers, booleans and null pass through", () => {
   });
 });
 
-Deno.test("redact returns a copy and leaves its input untouched", () => {
+Deno.test("redact copies what it changes and leaves its input untouched", () => {
   const input = { auth: { keys: [{ name: "ci", key: "0123456789abcdef" }] }, url: "redis://u:p@h" };
   const before = structuredClone(input);
   const shown = redact(input);
   assert.deepEqual(input, before);
   assert.notEqual(shown, input);
+});
+
+Deno.test("a value with nothing to hide is returned as it is", () => {
+  const fields = { plugin: "cache", attempt: 2, nested: { ok: true, list: ["a", 1] } };
+  assert.equal(redact(fields), fields);
 });
 
 Deno.test("every server of a comma-separated URL list has its userinfo hidden", () => {
