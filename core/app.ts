@@ -269,6 +269,9 @@ export function createApp(options: AppOptions): EdgeboxApp {
     ),
   );
   const stalls = new StallWatch(config.server.bodyTimeout);
+  // Its sweep timer lives no longer than the plugins: bodies still arriving once edgebox drains
+  // are bounded by the shutdown timeout instead.
+  lifecycle.draining.addEventListener("abort", () => stalls.close(), { once: true });
   return wrap(app, {
     config,
     log,

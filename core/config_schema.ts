@@ -38,7 +38,8 @@ export const ServerConfig = z.strictObject({
   bodyLimit: size().default(1_048_576),
   /**
    * How long a request body may make no progress before the request fails with 408 (a client
-   * that stops sending mid-body would otherwise hold its connection and handler for ever).
+   * that stops sending mid-body would otherwise hold its handler for ever). A body of known
+   * length that a route reads whole must arrive within this time.
    */
   bodyTimeout: duration().pipe(z.number().min(100, "The body timeout is at least 100ms"))
     .default(30_000),

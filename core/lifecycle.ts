@@ -226,6 +226,14 @@ export class Lifecycle {
     return this.#stopping;
   }
 
+  /**
+   * Aborted when edgebox stops accepting requests, or when the lifecycle stops (see
+   * `PluginContext.draining`); what the core holds for the lifecycle's time ends with it too.
+   */
+  get draining(): AbortSignal {
+    return this.#draining.signal;
+  }
+
   /** Tells plugins edgebox stopped accepting requests (see `PluginContext.draining`). */
   beginDrain(): void {
     this.#draining.abort();

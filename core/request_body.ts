@@ -4,9 +4,10 @@
  * timeout (408), and, when its content type is JSON, decoded and checked strictly
  * (`core/strict_json.ts`) before a route parses it.
  *
- * The body is swapped in on the request object itself (its own `body`, `text`, `json`, ...
- * shadow the prototype's): constructing a new `Request` would re-parse its URL, which resolves
- * dot segments after auth had judged the path, and would read the request's legacy abort signal.
+ * The body is swapped in on the request object itself (its prototype becomes one whose `body`,
+ * `text`, `json`, ... read through the guard): constructing a new `Request` would re-parse its
+ * URL, which resolves dot segments after auth had judged the path, and would read the request's
+ * legacy abort signal.
  */
 import { coreError, type EdgeboxError } from "./errors.ts";
 import { decodeUtf8, parseStrictJson } from "./strict_json.ts";
@@ -29,12 +30,14 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
 
 /**
  * Fails bodies that make no progress for `timeout` milliseconds. One coarse timer sweeps every
- * body being read, rather than a timer re-armed on every chunk.
+ * body being read, rather than a timer per body: it starts with the first read and stops at the
+ * first sweep that finds nothing to watch (or at `close`), so a busy server never re-arms it.
  */
 export class StallWatch {
   readonly #timeout: number;
   readonly #reading = new Set<{ last: number; stall: () => void }>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
   constructor(timeout: number) {
     this.#timeout = timeout;
@@ -43,19 +46,18 @@ export class StallWatch {
   /** Starts watching a body; the returned handle records progress and ends the watch. */
   watch(stall: () => void): { progress(): void; done(): void } {
     const entry = { last: performance.now(), stall };
+    if (this.#closed) return { progress: () => {}, done: () => {} };
     this.#reading.add(entry);
     this.#timer ??= setInterval(() => this.#sweep(), Math.min(1_000, this.#timeout / 4));
     return {
       progress: () => entry.last = performance.now(),
-      done: () => {
-        this.#reading.delete(entry);
-        if (this.#reading.size === 0) this.#stop();
-      },
+      done: () => this.#reading.delete(entry),
     };
   }
 
-  /** Stops the timer (bodies still being read can no longer stall). Safe to call twice. */
+  /** Stops watching for good (bodies still being read can no longer stall). Safe to call twice. */
   close(): void {
+    this.#closed = true;
     this.#reading.clear();
     this.#stop();
   }
@@ -78,119 +80,208 @@ export class StallWatch {
   }
 }
 
+/** Where a guarded request keeps its {@linkcode BodyGuard}. */
+const GUARD = Symbol("edgebox.bodyGuard");
+
+/** A request whose body members the guard has taken over. */
+type GuardedRequest = Request & { [GUARD]: BodyGuard };
+
+/** The prototype's members, called on a request whose own ones the guard shadows. */
+const native = {
+  body: Object.getOwnPropertyDescriptor(Request.prototype, "body")!.get! as (
+    this: Request,
+  ) => ReadableStream<Uint8Array> | null,
+  bodyUsed: Object.getOwnPropertyDescriptor(Request.prototype, "bodyUsed")!.get! as (
+    this: Request,
+  ) => boolean,
+  bytes: Request.prototype.bytes,
+};
+
+/** One request's body: how it is read, and what went wrong reading it. */
+class BodyGuard implements GuardedBody {
+  #problem: EdgeboxError | undefined;
+  /** The counting stream, once a route reads the body as a stream (null: no body after all). */
+  #counted: ReadableStream<Uint8Array> | null | undefined;
+
+  constructor(
+    readonly request: Request,
+    readonly limits: BodyLimits,
+    readonly stalls: StallWatch,
+    /** True when the body's length is not known up front, so it is counted as it streams. */
+    readonly unsized: boolean,
+    readonly json: boolean,
+  ) {}
+
+  problem(): EdgeboxError | undefined {
+    return this.#problem;
+  }
+
+  get used(): boolean {
+    return this.#counted !== undefined || native.bodyUsed.call(this.request);
+  }
+
+  stream(): ReadableStream<Uint8Array> | null {
+    if (this.#counted !== undefined) return this.#counted;
+    const source = native.body.call(this.request);
+    return this.#counted = source && countedStream(source, this.limits.limit, this.stalls, {
+      tooLarge: () => this.#problem ??= tooLarge(this.limits.limit),
+      stalled: () => this.#stalled(),
+    });
+  }
+
+  bytes(): Promise<Uint8Array> {
+    if (!this.unsized && this.#counted === undefined) {
+      // Known to be within the limit: Deno's native read, timed as a whole (no progress to see).
+      return new Promise((resolve, reject) => {
+        const watch = this.stalls.watch(() => reject(this.#stalled()));
+        native.bytes.call(this.request).then((received) => {
+          watch.done();
+          resolve(received);
+        }, (error) => {
+          watch.done();
+          reject(this.#problem ?? error);
+        });
+      });
+    }
+    return new Response(this.stream()).bytes().catch((error) => {
+      throw this.#problem ?? error;
+    });
+  }
+
+  async text(): Promise<string> {
+    const received = await this.bytes();
+    try {
+      const decoded = decodeUtf8(received, { json: this.json });
+      if (this.json) parseStrictJson(decoded, { maxDepth: this.limits.maxJsonDepth });
+      return decoded;
+    } catch (error) {
+      this.#problem ??= error as EdgeboxError;
+      throw error;
+    }
+  }
+
+  #stalled(): EdgeboxError {
+    return this.#problem ??= coreError("core.body_timeout", {
+      detail: "The client stopped sending the request body",
+      field: "body",
+    });
+  }
+}
+
+/**
+ * What a guarded request reads its body through: the members of `Request` that touch the body,
+ * answered by the request's guard. One prototype swap per request instead of defining each
+ * member on each request (measured: a fifth of the time).
+ */
+const guardedPrototype: Request = Object.create(Request.prototype, {
+  body: {
+    get(this: GuardedRequest) {
+      return this[GUARD].stream();
+    },
+  },
+  bodyUsed: {
+    get(this: GuardedRequest) {
+      return this[GUARD].used;
+    },
+  },
+  bytes: {
+    value(this: GuardedRequest) {
+      return this[GUARD].bytes();
+    },
+  },
+  arrayBuffer: {
+    async value(this: GuardedRequest) {
+      return (await this[GUARD].bytes()).buffer;
+    },
+  },
+  text: {
+    value(this: GuardedRequest) {
+      return this[GUARD].text();
+    },
+  },
+  json: {
+    async value(this: GuardedRequest) {
+      return JSON.parse(await this[GUARD].text());
+    },
+  },
+  blob: {
+    async value(this: GuardedRequest) {
+      const bytes = (await this[GUARD].bytes()) as Uint8Array<ArrayBuffer>;
+      return new Blob([bytes], { type: this.headers.get("content-type") ?? "" });
+    },
+  },
+  formData: {
+    async value(this: GuardedRequest) {
+      const bytes = (await this[GUARD].bytes()) as Uint8Array<ArrayBuffer>;
+      const type = this.headers.get("content-type");
+      return new Response(bytes, type === null ? {} : { headers: { "content-type": type } })
+        .formData();
+    },
+  },
+  clone: {
+    value() {
+      throw new TypeError("A guarded request body cannot be cloned");
+    },
+  },
+});
+
 /**
  * Guards `request`'s body in place. Throws the 413 at once when `Content-Length` is over the
- * limit; returns `undefined` when there is no body.
+ * limit; returns `undefined` when there is no body. The body stream is only created (and
+ * counted) when a route reads it as a stream, or when it has no `Content-Length`.
  */
 export function guardBody(
   request: Request,
   limits: BodyLimits,
   stalls: StallWatch,
 ): GuardedBody | undefined {
-  const source = request.body;
-  if (!source) return undefined;
-  const { limit } = limits;
-  const length = request.headers.get("content-length");
-  if (length !== null && Number(length) > limit && !request.headers.has("transfer-encoding")) {
-    throw tooLarge(limit);
-  }
-  let problem: EdgeboxError | undefined;
+  const headers = request.headers;
+  const length = headers.get("content-length");
+  // No usable length (chunked, HTTP/2, a Request built in-process): counted as it streams.
+  const unsized = length === null || headers.has("transfer-encoding");
+  if (length === null && native.body.call(request) === null) return undefined;
+  if (!unsized && Number(length) > limits.limit) throw tooLarge(limits.limit);
+  const json = JSON_TYPE.test(headers.get("content-type") ?? "");
+  const guard = new BodyGuard(request, limits, stalls, unsized, json);
+  (request as GuardedRequest)[GUARD] = guard;
+  Object.setPrototypeOf(request, guardedPrototype);
+  return guard;
+}
+
+/**
+ * `source` counted against `limit` (erroring with `tooLarge()` past it) and watched for stalls
+ * from now on (erroring with `stalled()` when no chunk arrives for the watch's timeout).
+ */
+function countedStream(
+  source: ReadableStream<Uint8Array>,
+  limit: number,
+  stalls: StallWatch,
+  problems: { tooLarge: () => EdgeboxError; stalled: () => EdgeboxError },
+): ReadableStream<Uint8Array> {
   let seen = 0;
   let controls: TransformStreamDefaultController<Uint8Array> | undefined;
-  let watch: { progress(): void; done(): void } | undefined;
-  let finished = false;
-  const finish = () => {
-    finished = true;
-    watch?.done();
-  };
-  // The stall clock starts when the route starts reading: a body no route reads costs nothing.
-  const reading = () => {
-    if (watch || finished) return;
-    watch = stalls.watch(() => {
-      problem ??= coreError("core.body_timeout", {
-        detail: "The client stopped sending the request body",
-        field: "body",
-      });
-      finished = true;
-      try {
-        controls?.error(problem);
-      } catch { /* already errored or closed: nothing left to stop */ }
-    });
-  };
-  const body = source.pipeThrough(
+  const watch = stalls.watch(() => {
+    try {
+      controls?.error(problems.stalled());
+    } catch { /* already errored or closed: nothing left to stop */ }
+  });
+  return source.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       start(controller) {
         controls = controller;
       },
       transform(chunk, controller) {
-        watch?.progress();
+        watch.progress();
         seen += chunk.byteLength;
         if (seen > limit) {
-          problem ??= tooLarge(limit);
-          finish();
-          controller.error(problem);
+          watch.done();
+          controller.error(problems.tooLarge());
         } else controller.enqueue(chunk);
       },
-      flush: finish,
-      cancel: finish,
+      flush: () => watch.done(),
+      cancel: () => watch.done(),
     }),
   );
-  const json = JSON_TYPE.test(request.headers.get("content-type") ?? "");
-  const bytes = async (): Promise<Uint8Array> => {
-    reading();
-    try {
-      return await new Response(body).bytes();
-    } catch (error) {
-      finish();
-      throw problem ?? error;
-    }
-  };
-  const text = async (): Promise<string> => {
-    const received = await bytes();
-    try {
-      const decoded = decodeUtf8(received, { json });
-      if (json) parseStrictJson(decoded, { maxDepth: limits.maxJsonDepth });
-      return decoded;
-    } catch (error) {
-      problem ??= error as EdgeboxError;
-      throw error;
-    }
-  };
-  const withType = () => {
-    const type = request.headers.get("content-type");
-    return type === null ? {} : { "content-type": type };
-  };
-  Object.defineProperties(request, {
-    body: {
-      get: () => {
-        reading();
-        return body;
-      },
-    },
-    bodyUsed: { get: () => body.locked },
-    bytes: { value: bytes },
-    arrayBuffer: { value: async () => (await bytes()).buffer },
-    text: { value: text },
-    json: { value: async () => JSON.parse(await text()) },
-    blob: {
-      value: async () =>
-        new Blob([(await bytes()) as Uint8Array<ArrayBuffer>], {
-          type: request.headers.get("content-type") ?? "",
-        }),
-    },
-    formData: {
-      value: () => {
-        reading();
-        return new Response(body, { headers: withType() }).formData();
-      },
-    },
-    clone: {
-      value: () => {
-        throw new TypeError("A guarded request body cannot be cloned");
-      },
-    },
-  });
-  return { problem: () => problem };
 }
 
 function tooLarge(limit: number): EdgeboxError {

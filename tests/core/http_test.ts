@@ -311,21 +311,25 @@ Deno.test("a malformed JSON body answers 400 problem+json", SANITIZED, async () 
   assert.equal(problem.field, "body");
 });
 
-Deno.test("a JSON route sent another media type answers 415 with its own code", SANITIZED, async () => {
-  const h = harness();
-  await using running = await openApp(yaml(), h.registry);
+Deno.test(
+  "a JSON route sent another media type answers 415 with its own code",
+  SANITIZED,
+  async () => {
+    const h = harness();
+    await using running = await openApp(yaml(), h.registry);
 
-  const response = await running.request("/v1/echo/messages", {
-    method: "POST",
-    headers: { "content-type": "text/plain" },
-    body: '{"message":"hi"}',
-  });
+    const response = await running.request("/v1/echo/messages", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: '{"message":"hi"}',
+    });
 
-  assert.equal(response.status, 415);
-  const problem = await problemOf(response);
-  assert.equal(problem.code, "core.unsupported_media_type");
-  assert.equal(problem.field, "header.content-type");
-});
+    assert.equal(response.status, 415);
+    const problem = await problemOf(response);
+    assert.equal(problem.code, "core.unsupported_media_type");
+    assert.equal(problem.field, "header.content-type");
+  },
+);
 
 Deno.test("a body field of the wrong type answers 400 naming the field", SANITIZED, async () => {
   const h = harness();
