@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { loadConfigFile } from "../core/config.ts";
 import type { PluginDefinition } from "../core/plugin.ts";
-import { builtinPlugins } from "../core/registry.ts";
+import { builtinRegistry as builtinPlugins } from "../plugins/mod.ts";
 import { serve } from "../core/server.ts";
 import { messagingPlugin } from "../plugins/messaging/mod.ts";
 import { freePort, type LoadResult, percentile, runAutocannon, withServer } from "./_load.ts";

@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { loadConfigFile } from "../core/config.ts";
 import type { PluginDefinition } from "../core/plugin.ts";
-import { builtinPlugins } from "../core/registry.ts";
+import { builtinRegistry as builtinPlugins } from "../plugins/mod.ts";
 import { serve } from "../core/server.ts";
 import { cachePlugin } from "../plugins/cache/mod.ts";
 import { observabilityPlugin } from "../plugins/observability/mod.ts";
@@ -105,7 +105,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** Whether main.ts knows every plugin the bench uses (they are in core/registry.ts). */
+/** Whether main.ts knows every plugin the bench uses (they are in plugins/mod.ts). */
 function registered(): boolean {
   return builtinPlugins.has("observability") && builtinPlugins.has("cache");
 }

@@ -41,11 +41,8 @@ const root = new URL("..", import.meta.url).pathname;
 /** Child mode: serve edgebox with the storage plugin registered, from a config file. */
 async function serveChild(configFile: string): Promise<never> {
   const { loadConfigFile } = await import("../core/config.ts");
-  const { builtinPlugins } = await import("../core/registry.ts");
+  const { builtinRegistry: registry } = await import("../plugins/mod.ts");
   const { serve } = await import("../core/server.ts");
-  const { storagePlugin } = await import("../plugins/storage/mod.ts");
-  // Works before and after core/registry.ts lists the storage plugin.
-  const registry = new Map([...builtinPlugins, ["storage", storagePlugin]]);
   const config = await loadConfigFile(configFile, { registry });
   Deno.exit(await serve(config, { registry, source: configFile }));
 }

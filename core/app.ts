@@ -32,7 +32,7 @@ import { VERSION } from "./version.ts";
 import { type RequestSpan, startRequestSpan, type TelemetryHub } from "./telemetry.ts";
 import {
   createRateLimiter,
-  isRateLimitStore,
+  RATE_LIMIT_STORE,
   type RateLimiter,
   type RateLimitStore,
 } from "./rate_limit.ts";
@@ -465,16 +465,12 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
   return target;
 }
 
-/** The instance that counts rate limits: the one named, or the first that can. */
+/** The instance that counts rate limits: the one named, or the first that provides it. */
 export function rateLimitStore(
   lifecycle: Lifecycle,
   name: string | undefined,
 ): RateLimitStore | undefined {
-  const candidates = name === undefined
-    ? lifecycle.plugins
-    : lifecycle.plugins.filter((p) => p.name === name);
-  const found = candidates.find((p) => isRateLimitStore(p.instance.exports));
-  return found?.instance.exports as RateLimitStore | undefined;
+  return lifecycle.provider(RATE_LIMIT_STORE, name);
 }
 
 function withRequestId(response: Response, requestId: string): Response {

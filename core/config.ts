@@ -6,7 +6,7 @@
 import YAML, { isMap, isPair, isScalar, isSeq, LineCounter, type Node } from "yaml";
 import type { z } from "zod";
 import { closest } from "./suggest.ts";
-import { describeDependencyProblem, planDependencies } from "./dependency_order.ts";
+import { describeDependencyProblem, planDependencies, requiredTypes } from "./dependency_order.ts";
 import { interpolate } from "./interpolate.ts";
 import {
   type AuthConfig,
@@ -195,13 +195,16 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
   }
 
   {
-    const plan = planDependencies(
-      typed.filter((p) => p.enabled).map((p) => ({
-        name: p.name,
-        type: p.type,
-        requires: options.registry.get(p.type)?.requires ?? [],
-      })),
-    );
+    const enabled = typed.filter((p) => p.enabled);
+    const plan = planDependencies(enabled.map((p) => ({
+      name: p.name,
+      type: p.type,
+      requires: requiredTypes(
+        options.registry.get(p.type)?.requires ?? [],
+        enabled,
+        options.registry,
+      ),
+    })));
     const store = root.success ? root.data.server.rateLimit?.store : undefined;
     if (store !== undefined && !typed.some((p) => p.enabled && p.name === store)) {
       issues.push({
@@ -216,7 +219,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): EdgeboxC
     }
     // "Requires" means "must be ready first": a required instance cannot lean on an optional one.
     for (const instance of typed.filter((p) => p.enabled && p.required)) {
-      for (const needed of options.registry.get(instance.type)?.requires ?? []) {
+      const requires = options.registry.get(instance.type)?.requires ?? [];
+      for (const needed of requiredTypes(requires, enabled, options.registry)) {
         const optional = typed.find((p) => p.enabled && !p.required && p.type === needed);
         if (!optional || needed === instance.type) continue;
         issues.push({

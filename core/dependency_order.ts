@@ -3,6 +3,8 @@
  * finds what makes that impossible (a missing dependency or a cycle) before anything starts.
  */
 
+import { type PluginRegistry, type Requirement, requirementName } from "./plugin.ts";
+
 /** An instance and the plugin types it requires. */
 export interface DependencyNode {
   name: string;
@@ -75,4 +77,22 @@ export function describeDependencyProblem(problem: DependencyProblem): string {
   return problem.kind === "missing"
     ? `Plugin "${problem.instance}" requires a plugin of type "${problem.requires}", and none is enabled`
     : `Plugins depend on each other in a cycle: ${problem.cycle.join(" -> ")}`;
+}
+
+/**
+ * The plugin types a plugin's requirements name: types as they are, a capability as the types of
+ * the enabled instances that provide it (or its name, which the plan then reports as missing).
+ */
+export function requiredTypes(
+  requires: readonly Requirement[],
+  enabled: readonly { type: string }[],
+  registry: PluginRegistry,
+): string[] {
+  return requires.flatMap((requirement) => {
+    if (typeof requirement === "string") return [requirement];
+    const providers = enabled.filter((p) =>
+      registry.get(p.type)?.provides?.some((provision) => provision.capability === requirement)
+    ).map((p) => p.type);
+    return providers.length > 0 ? [...new Set(providers)] : [requirementName(requirement)];
+  });
 }

@@ -71,6 +71,17 @@ export class EdgeboxError extends Error {
     this.headers = options.headers ?? {};
     this.extra = options.extra ?? {};
   }
+
+  /** The same error naming another request field (`body.items.3.key` instead of `path.key`). */
+  at(field: string): EdgeboxError {
+    return new EdgeboxError(this.code, this, {
+      detail: this.message,
+      field,
+      headers: this.headers,
+      extra: this.extra,
+      ...(this.cause === undefined ? {} : { cause: this.cause }),
+    });
+  }
 }
 
 /**
@@ -81,6 +92,45 @@ export function errorFactory<T extends Record<string, ErrorSpec>>(
   table: T,
 ): (code: keyof T & string, options?: ErrorOptions) => EdgeboxError {
   return (code, options) => new EdgeboxError(code, table[code] as ErrorSpec, options);
+}
+
+/** A plugin's error table, ready to use: `errors("cache.key_invalid", {...})`, `errors.unavailable(...)`. */
+export interface Errors<Code extends string> {
+  (code: Code, options?: ErrorOptions): EdgeboxError;
+  /**
+   * The table's 503 for a backend that cannot answer now, with `Retry-After` (the core replaces
+   * it with the instance's reconnect schedule when the answer leaves through a plugin mount).
+   */
+  unavailable(detail: string, cause?: unknown): EdgeboxError;
+}
+
+/**
+ * Declares a plugin's error table (codes named `<plugin>.<reason>`, each with a status and a
+ * title) and which of its codes means "backend unavailable" (default: `<plugin>.unavailable`).
+ */
+export function defineErrors<T extends Record<string, ErrorSpec>>(
+  table: T,
+  options: { unavailable?: keyof T & string } = {},
+): Errors<keyof T & string> {
+  const create = errorFactory(table);
+  const code = options.unavailable ??
+    Object.keys(table).find((name) => name.endsWith(".unavailable"));
+  return Object.assign(create, {
+    unavailable(detail: string, cause?: unknown): EdgeboxError {
+      if (code === undefined) {
+        return coreError("core.plugin_unavailable", {
+          detail,
+          headers: { "Retry-After": "1" },
+          ...(cause === undefined ? {} : { cause }),
+        });
+      }
+      return create(code as keyof T & string, {
+        detail,
+        headers: { "Retry-After": "1" },
+        ...(cause === undefined ? {} : { cause }),
+      });
+    },
+  });
 }
 
 /** Creates an error from the core table. */

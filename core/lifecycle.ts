@@ -4,7 +4,7 @@
  * reverse order. Knows plugins only through the contract in `core/plugin.ts`.
  */
 import type { EdgeboxConfig, PluginInstanceConfig } from "./config.ts";
-import { planDependencies } from "./dependency_order.ts";
+import { planDependencies, requiredTypes } from "./dependency_order.ts";
 import type { Logger } from "./log.ts";
 import type { Gauge } from "./metrics.ts";
 import { redactText, rememberSecrets } from "./redact.ts";
@@ -16,12 +16,15 @@ import {
   withRemoteParent,
   withSpan,
 } from "./telemetry.ts";
-import type {
-  HealthReport,
-  PluginDefinition,
-  PluginInstance,
-  PluginRegistry,
-  PluginState,
+import {
+  type Capability,
+  type HealthReport,
+  type PluginDefinition,
+  type PluginInstance,
+  type PluginRegistry,
+  type PluginState,
+  type Requirement,
+  requirementName,
 } from "./plugin.ts";
 import { backoff, messageOf, sleep, withTimeout } from "./timing.ts";
 
@@ -93,7 +96,11 @@ export class Lifecycle {
       const plan = planDependencies(enabled.map((p) => ({
         name: p.name,
         type: p.type,
-        requires: options.registry.get(p.type)?.requires ?? [],
+        requires: requiredTypes(
+          options.registry.get(p.type)?.requires ?? [],
+          enabled,
+          options.registry,
+        ),
       })));
       // parseConfig already refused these; this guards configs built in code.
       if (!plan.ok) {
@@ -121,22 +128,37 @@ export class Lifecycle {
           withTraceParent: (headers, work) => withRemoteParent(hub, headers, work),
           signal: controller.signal,
           draining: this.#draining.signal,
-          use: <T>(type: string): T => {
-            if (!requires.includes(type)) {
-              throw new Error(`Plugin "${name}" uses "${type}" without listing it in requires`);
+          use: <T>(wanted: string | Capability<T>): T => {
+            if (!requires.includes(wanted as Requirement)) {
+              throw new Error(
+                `Plugin "${name}" uses ${
+                  requirementName(wanted as Requirement)
+                } without listing it in requires`,
+              );
             }
-            const provider = this.#plugins.find((p) => p.type === type);
-            if (!provider) throw new Error(`No plugin of type "${type}" is enabled`);
+            if (typeof wanted !== "string") {
+              const found = this.provider(wanted);
+              if (found === undefined) {
+                throw new Error(
+                  `No enabled plugin provides ${requirementName(wanted as Requirement)}`,
+                );
+              }
+              return found;
+            }
+            const provider = this.#plugins.find((p) => p.type === wanted);
+            if (!provider) throw new Error(`No plugin of type "${wanted}" is enabled`);
             return provider.instance.exports as T;
           },
         });
         if (instance.telemetry) hub.install(instance.telemetry);
-        const backend = (settings.config as { backend?: unknown } | null)?.backend;
+        const backend = definition.backends?.length
+          ? (settings.config as { backend: string }).backend
+          : undefined;
         this.#plugins.push({
           name,
           type: settings.type,
           required: settings.required,
-          backend: typeof backend === "string" ? backend : undefined,
+          backend,
           settings,
           definition,
           instance,
@@ -166,6 +188,19 @@ export class Lifecycle {
   /** Instances in start order. */
   get plugins(): readonly ManagedPlugin[] {
     return this.#plugins;
+  }
+
+  /**
+   * What the first instance (in start order) that provides `capability` offers, or, with a
+   * name, what that instance offers; `undefined` when none does.
+   */
+  provider<T>(capability: Capability<T>, name?: string): T | undefined {
+    for (const plugin of this.#plugins) {
+      if (name !== undefined && plugin.name !== name) continue;
+      const provision = plugin.definition.provides?.find((p) => p.capability === capability);
+      if (provision) return provision.from(plugin.instance.exports) as T;
+    }
+    return undefined;
   }
 
   /** The instance with this name. */

@@ -3,7 +3,7 @@
  * `create` function that receives everything it needs through its context and returns its
  * routes, its lifecycle hooks and what it offers other plugins.
  */
-import type { z } from "zod";
+import { z } from "zod";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PluginRoutes } from "./http_env.ts";
@@ -38,7 +38,11 @@ export interface PluginContext<Config> {
    * long-lived responses (server-sent events, long polls) then, so shutdown does not wait on them.
    */
   draining: AbortSignal;
-  /** The exports of the first instance of a type this plugin `requires`. */
+  /**
+   * What this plugin `requires`: a capability (typed, from the first instance that provides it)
+   * or the exports of the first instance of a plugin type.
+   */
+  use<T>(capability: Capability<T>): T;
   use<T = unknown>(type: string): T;
   /**
    * Wraps a driver so each async method call becomes a child span (`<type>.<method>`) and a
@@ -88,7 +92,7 @@ export interface PluginInstance<Exports = unknown> {
   telemetry?: TelemetryBackend;
 }
 
-/** A plugin type, as registered in `core/registry.ts`. */
+/** A plugin type, as the runtime's registry holds it. */
 export interface PluginDefinition<
   Schema extends z.ZodType = z.ZodType,
   Exports = unknown,
@@ -97,20 +101,199 @@ export interface PluginDefinition<
   type: string;
   /** One line for `edgebox plugins` and the docs. */
   description: string;
-  /** Schema of the plugin's own config fields (usually a union over `backend`). */
+  /** Schema of the plugin's own config fields (a union over `backend` when it has backends). */
   config: Schema;
-  /** Plugin types whose instances must be ready first. */
-  requires?: readonly string[];
+  /** The names of its backends, the values of its config's `backend` field (none: no field). */
+  backends?: readonly string[];
+  /**
+   * What must be ready first: plugin types, or capabilities (then whichever enabled instance
+   * provides them). A requirement no enabled instance meets is a config error.
+   */
+  requires?: readonly Requirement[];
+  /** Capabilities it offers other plugins and the core, each built from the instance's exports. */
+  provides?: readonly Provision[];
   /** Builds one instance; must not do I/O (that belongs in `start`). */
   create(ctx: PluginContext<z.output<Schema>>): PluginInstance<Exports>;
 }
 
-/** Declares a plugin; the identity function that gives `create` its config type. */
+/**
+ * A named, typed ability one plugin offers others and the core (the cache's rate-limit counter,
+ * its key-value store): what a plugin asks for by token instead of by duck typing an export.
+ */
+export interface Capability<T> {
+  /** Unique name, such as `edgebox.rateLimit`. */
+  readonly id: string;
+  /** Never set; carries `T` for the type checker. */
+  readonly __type?: T;
+}
+
+/** What a plugin may require: a plugin type by name, or a capability. */
+export type Requirement = string | Capability<unknown>;
+
+/** The name a requirement is reported under (`cache`, `capability edgebox.rateLimit`). */
+export function requirementName(requirement: Requirement): string {
+  return typeof requirement === "string" ? requirement : `capability ${requirement.id}`;
+}
+
+/** Declares a capability token. */
+export function defineCapability<T>(id: string): Capability<T> {
+  return Object.freeze({ id });
+}
+
+/** A capability a plugin type provides, built from one instance's exports. */
+export interface Provision {
+  readonly capability: Capability<unknown>;
+  readonly from: (exports: unknown) => unknown;
+}
+
+/** Pairs a capability with how an instance's exports offer it. */
+export function provide<T, Exports>(
+  capability: Capability<T>,
+  from: (exports: Exports) => T,
+): Provision {
+  return { capability, from: from as (exports: unknown) => unknown };
+}
+
+/** What every backend's driver does for the core, which calls it from the lifecycle hooks. */
+export interface Driver {
+  /** Connects and prepares the backend (`start`); idempotent, since it is retried. */
+  connect(): void | Promise<void>;
+  /** A cheap probe of the backend (`ready`). */
+  ping(): HealthReport | Promise<HealthReport>;
+  /** Drains and disconnects (`stop`); safe to call twice. */
+  close(): void | Promise<void>;
+}
+
+/** One backend of a plugin type: its config block and how to build its driver from it. */
+export interface BackendDefinition<Schema extends z.ZodType, D extends Driver> {
+  /**
+   * The whole config block of this backend, `backend: z.literal(<its name>)` included, as a
+   * strict object: the core builds the plugin's union over `backend` from these.
+   */
+  config: Schema;
+  /**
+   * The OpenTelemetry `db.system` of the driver's calls (`redis`, `neo4j`); left out, the calls
+   * are still timed and traced, without one.
+   */
+  system?: string;
+  /** Builds the driver; must not do I/O (that belongs in `connect`). */
+  create(ctx: PluginContext<z.output<Schema>>): D;
+}
+
+/** Declares a backend; the identity function that gives `create` its config type. */
+export function defineBackend<Schema extends z.ZodType, D extends Driver>(
+  backend: BackendDefinition<Schema, D>,
+): BackendDefinition<Schema, D> {
+  return backend;
+}
+
+/** The config of any backend of a set. */
+type ConfigOf<B> = B extends Record<string, BackendDefinition<infer S, Driver>> ? z.output<S>
+  : never;
+
+/** A plugin type declared by its backends: the core selects, instruments and wires the driver. */
+export interface BackendPluginDeclaration<
+  B extends Record<string, BackendDefinition<z.ZodType, D>>,
+  D extends Driver,
+  Exports,
+> {
+  type: string;
+  description: string;
+  requires?: readonly Requirement[];
+  /** Backend name -> backend; the first is the one listed first in docs. */
+  backends: B;
+  /** The sub-app mounted at `/v1/<instance>`, built against the (instrumented) driver. */
+  routes?(driver: D, ctx: PluginContext<ConfigOf<B>>): PluginRoutes;
+  /** What other plugins get from `ctx.use(type)`: a narrowing of the driver. */
+  api?(driver: D, ctx: PluginContext<ConfigOf<B>>): Exports;
+  /** Capabilities built from `api`'s exports. */
+  provides?: readonly Provision[];
+  /** Largest request body of its routes, when it differs from `server.bodyLimit`. */
+  bodyLimit?(config: ConfigOf<B>): number;
+  /** See {@linkcode PluginInstance.routeScope}. */
+  routeScope?(method: string, path: string): string | undefined;
+}
+
+/** Declares a plugin type, either by its backends (the usual way) or by a `create` function. */
+export function definePlugin<
+  B extends Record<string, BackendDefinition<z.ZodType, D>>,
+  D extends Driver,
+  Exports = undefined,
+>(
+  declaration: BackendPluginDeclaration<B, D, Exports>,
+): PluginDefinition<z.ZodType<ConfigOf<B>>, Exports>;
 export function definePlugin<Schema extends z.ZodType, Exports = unknown>(
   definition: PluginDefinition<Schema, Exports>,
-): PluginDefinition<Schema, Exports> {
-  return definition;
+): PluginDefinition<Schema, Exports>;
+export function definePlugin(
+  declaration:
+    | PluginDefinition
+    | BackendPluginDeclaration<
+      Record<string, BackendDefinition<z.ZodType, Driver>>,
+      Driver,
+      unknown
+    >,
+): PluginDefinition {
+  return "backends" in declaration && !("create" in declaration)
+    ? fromBackends(declaration)
+    : declaration as PluginDefinition;
+}
+
+/** Compiles a backend declaration into the lifecycle's contract. */
+function fromBackends(
+  declaration: BackendPluginDeclaration<
+    Record<string, BackendDefinition<z.ZodType, Driver>>,
+    Driver,
+    unknown
+  >,
+): PluginDefinition {
+  const entries = Object.entries(declaration.backends);
+  if (entries.length === 0) {
+    throw new TypeError(`Plugin type "${declaration.type}" declares no backends`);
+  }
+  const schemas = entries.map(([, backend]) => backend.config) as unknown as [
+    z.ZodObject,
+    ...z.ZodObject[],
+  ];
+  return {
+    type: declaration.type,
+    description: declaration.description,
+    config: schemas.length === 1 ? schemas[0] : z.discriminatedUnion("backend", schemas),
+    backends: entries.map(([name]) => name),
+    requires: declaration.requires ?? [],
+    provides: declaration.provides ?? [],
+    create(ctx) {
+      const config = ctx.config as { backend: string };
+      const backend = declaration.backends[config.backend]!;
+      const driver = backend.create(ctx);
+      const used = ctx.instrument(driver, backend.system ? { system: backend.system } : {});
+      const routes = declaration.routes?.(used, ctx as never);
+      const exports = declaration.api?.(used, ctx as never);
+      const bodyLimit = declaration.bodyLimit?.(ctx.config as never);
+      return {
+        start: () => driver.connect(),
+        ready: () => driver.ping(),
+        stop: () => driver.close(),
+        ...(routes ? { routes } : {}),
+        ...(exports === undefined ? {} : { exports }),
+        ...(bodyLimit === undefined ? {} : { bodyLimit }),
+        ...(declaration.routeScope ? { routeScope: declaration.routeScope } : {}),
+      };
+    },
+  };
 }
 
 /** The plugin types a runtime knows, by type name. */
 export type PluginRegistry = ReadonlyMap<string, PluginDefinition>;
+
+/** The registry of a plugin list; two definitions of one type are a mistake, refused. */
+export function registryOf(plugins: readonly PluginDefinition[]): PluginRegistry {
+  const registry = new Map<string, PluginDefinition>();
+  for (const plugin of plugins) {
+    if (registry.has(plugin.type)) {
+      throw new TypeError(`Two plugin definitions have the type "${plugin.type}"`);
+    }
+    registry.set(plugin.type, plugin);
+  }
+  return registry;
+}

@@ -3,6 +3,7 @@
  * atomically by a plugin that offers `rateLimit` (the cache plugin, on Redis or in memory).
  * Answers 429 problem+json with `Retry-After`, and `RateLimit-*` headers on every limited route.
  */
+import { type Capability, defineCapability } from "./plugin.ts";
 import type { RateLimitConfig } from "./config_schema.ts";
 import { coreError } from "./errors.ts";
 import type { Principal } from "./http_env.ts";
@@ -22,10 +23,10 @@ export interface RateLimitStore {
   rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
 }
 
-/** Whether a plugin's exports can count rate limits. */
-export function isRateLimitStore(value: unknown): value is RateLimitStore {
-  return typeof (value as RateLimitStore | undefined)?.rateLimit === "function";
-}
+/** The capability of counting rate limits, which a plugin (the cache) provides to the core. */
+export const RATE_LIMIT_STORE: Capability<RateLimitStore> = defineCapability<RateLimitStore>(
+  "edgebox.rateLimitStore",
+);
 
 /** Paths never limited: probes must answer even when a client is over its budget. */
 const EXEMPT = new Set(["/health", "/ready"]);

@@ -3,7 +3,9 @@
  * rate limits behind HTTP, on Redis (or anything speaking its protocol) or in process memory.
  * Its exports offer the same operations to other plugins, and `rateLimit` to the core.
  */
-import { definePlugin } from "../../core/plugin.ts";
+import { definePlugin, provide } from "../../core/plugin.ts";
+import { RATE_LIMIT_STORE } from "../../core/rate_limit.ts";
+import { KEY_VALUE } from "./capability.ts";
 import { bodyLimitOf, CacheConfig, defaultPageSizeOf } from "./config.ts";
 import type { CacheApi, CacheDriver, CacheDriverOptions } from "./driver.ts";
 import { MemoryCache } from "./memory.ts";
@@ -19,6 +21,10 @@ export const cachePlugin = definePlugin({
   description: "Key-value cache with TTLs, counters, hashes and rate limits (Redis or in-memory)",
   config: CacheConfig,
   requires: [],
+  provides: [
+    provide(RATE_LIMIT_STORE, (cache: CacheExports) => cache),
+    provide(KEY_VALUE, (cache: CacheExports) => cache),
+  ],
   create(ctx) {
     const config = ctx.config;
     const hits = ctx.metrics.counter("edgebox_cache_hits_total", "Cache reads that found the key");

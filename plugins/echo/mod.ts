@@ -13,6 +13,7 @@ export const echoPlugin = definePlugin({
   type: "echo",
   description: "Echoes requests back; the example plugin that exercises every lifecycle hook",
   config: EchoConfig,
+  backends: ["memory"],
   requires: [],
   create(ctx) {
     const driver: EchoDriver = new MemoryEcho({

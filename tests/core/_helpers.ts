@@ -114,6 +114,7 @@ export function createHarness(
       type,
       description: `Recording test plugin "${type}"`,
       config: RecordingConfig,
+      backends: ["memory"],
       requires,
       create(ctx) {
         const { name } = ctx;

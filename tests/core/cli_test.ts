@@ -1,7 +1,8 @@
 /** The `edgebox` command line: commands, exit codes and what they print. */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { main } from "../../main.ts";
+import { main } from "../../core/cli.ts";
+import { builtinPlugins } from "../../plugins/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CONFIG_DIR = fileURLToPath(new URL("../../config/", import.meta.url));
@@ -21,7 +22,7 @@ async function cli(...args: string[]): Promise<CliResult> {
   console.log = (...parts: unknown[]) => void stdout.push(parts.map(String).join(" "));
   console.error = (...parts: unknown[]) => void stderr.push(parts.map(String).join(" "));
   try {
-    const code = await main(args);
+    const code = await main(args, { plugins: builtinPlugins });
     return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
   } finally {
     console.log = log;

@@ -11,7 +11,7 @@ import {
   type PluginInstanceConfig,
 } from "../../core/config.ts";
 import { definePlugin, type PluginDefinition, type PluginRegistry } from "../../core/plugin.ts";
-import { builtinPlugins } from "../../core/registry.ts";
+import { builtinRegistry as builtinPlugins } from "../../plugins/mod.ts";
 
 const FILE = "test.yaml";
 

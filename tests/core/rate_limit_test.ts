@@ -2,8 +2,12 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { createRouter } from "../../core/routes.ts";
-import { definePlugin, type PluginRegistry } from "../../core/plugin.ts";
-import type { RateLimitResult } from "../../core/rate_limit.ts";
+import { definePlugin, type PluginRegistry, provide } from "../../core/plugin.ts";
+import {
+  RATE_LIMIT_STORE,
+  type RateLimitResult,
+  type RateLimitStore,
+} from "../../core/rate_limit.ts";
 import { configYaml, openApp, problemOf, SANITIZED } from "./_helpers.ts";
 
 /** A counter plugin with a fixed-window `rateLimit`, like the cache plugin's. */
@@ -12,6 +16,8 @@ function counterPlugin(options: { failing?: boolean } = {}) {
     type: "counter",
     description: "Counts rate limits in memory (test)",
     config: z.discriminatedUnion("backend", [z.strictObject({ backend: z.literal("memory") })]),
+    backends: ["memory"],
+    provides: [provide(RATE_LIMIT_STORE, (exports: RateLimitStore) => exports)],
     create() {
       const windows = new Map<string, { count: number; resetAt: number }>();
       const routes = createRouter();

@@ -4,7 +4,7 @@
  * `Deno.serve` on a free loopback port so requests cross a real socket.
  */
 import { createApp } from "../../core/app.ts";
-import { builtinPlugins } from "../../core/registry.ts";
+import { builtinRegistry as builtinPlugins } from "../../plugins/mod.ts";
 import { configYaml, loadConfig, openLifecycle, silentLog } from "../core/_helpers.ts";
 
 /** Instances the suite attacks, each mounted at `/v1/<name>`. */

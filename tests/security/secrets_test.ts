@@ -14,7 +14,7 @@ import { EdgeboxError, toProblem } from "../../core/errors.ts";
 import { createLogger, type LogFormat, type Logger } from "../../core/log.ts";
 import { definePlugin, type PluginDefinition, type PluginRegistry } from "../../core/plugin.ts";
 import { REDACTED } from "../../core/redact.ts";
-import { builtinPlugins } from "../../core/registry.ts";
+import { builtinRegistry as builtinPlugins } from "../../plugins/mod.ts";
 import { createRouter } from "../../core/routes.ts";
 import { withSpan } from "../../core/telemetry.ts";
 import { messageOf } from "../../core/timing.ts";

@@ -1,0 +1,189 @@
+/**
+ * The edgebox command line (`serve`, `check`, `plugins`, `schema`, `probe`, `version`) over the
+ * plugin types it is given: `main(Deno.args, { plugins })` is a whole edgebox, so a program that
+ * adds its own plugins to the built-in ones is a custom build, the way Caddy's are.
+ * Exit codes: 0 success, 1 runtime or config failure, 2 bad usage.
+ */
+import { parseArgs } from "node:util";
+import defaultConfigText from "../config/edgebox.yaml" with { type: "text" };
+import { ConfigError, type EdgeboxConfig, loadConfigFile, parseConfig } from "./config.ts";
+import { authRefusal } from "./auth.ts";
+import { configJsonSchema, pluginBlockSchema } from "./config_json_schema.ts";
+import {
+  type PluginDefinition,
+  type PluginRegistry,
+  registryOf,
+  requirementName,
+} from "./plugin.ts";
+import { serve } from "./server.ts";
+import { VERSION } from "./version.ts";
+
+const USAGE = `edgebox ${VERSION}: plugins for NATS, Redis, Neo4j and S3 behind one HTTP API
+
+Usage:
+  edgebox serve   [--config FILE] [--host HOST] [--port PORT]
+  edgebox check   --config FILE
+  edgebox plugins [--json]
+  edgebox schema  [--write FILE]
+  edgebox probe   [URL]        (exit 0 when URL, default http://127.0.0.1:8080/health, answers 2xx)
+  edgebox version
+
+Without --config, serve uses the built-in config (every plugin on its embedded backend).
+`;
+
+/** The name used for the built-in config in messages. */
+const EMBEDDED = "<embedded>/config/edgebox.yaml";
+
+function usage(problem?: string): number {
+  if (problem) console.error(`edgebox: ${problem}\n`);
+  console.error(USAGE);
+  return 2;
+}
+
+async function readConfig(
+  file: string | undefined,
+  registry: PluginRegistry,
+): Promise<EdgeboxConfig> {
+  return file === undefined
+    ? parseConfig(defaultConfigText, { file: EMBEDDED, registry })
+    : await loadConfigFile(file, { registry });
+}
+
+/** Options of {@linkcode main}. */
+export interface MainOptions {
+  /** Every plugin type this edgebox knows (the built-in ones and any of your own). */
+  plugins: readonly PluginDefinition[];
+}
+
+/** Runs the CLI over `options.plugins` and returns the exit code. */
+export async function main(args: string[], options: MainOptions): Promise<number> {
+  const registry = registryOf(options.plugins);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: "string", short: "c" },
+        host: { type: "string" },
+        port: { type: "string", short: "p" },
+        json: { type: "boolean" },
+        write: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    return usage(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  const [command, ...extra] = positionals;
+  if (values.help || command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  if (extra.length > (command === "probe" ? 1 : 0)) {
+    return usage(`Unexpected argument "${extra.at(-1)}"`);
+  }
+  const allowed: Record<string, string[]> = {
+    serve: ["config", "host", "port"],
+    check: ["config"],
+    plugins: ["json"],
+    schema: ["write"],
+    version: [],
+    probe: [],
+  };
+  if (command === undefined) return usage("Missing command");
+  if (!(command in allowed)) return usage(`Unknown command "${command}"`);
+  const stray = Object.keys(values).find((flag) => !allowed[command]!.includes(flag));
+  if (stray) return usage(`Option --${stray} does not apply to "${command}"`);
+
+  try {
+    switch (command) {
+      case "probe":
+        return await probe(extra[0] ?? "http://127.0.0.1:8080/health");
+      case "version":
+        console.log(`edgebox ${VERSION} (deno ${Deno.version.deno})`);
+        return 0;
+      case "check": {
+        if (values.config === undefined) return usage("check needs --config FILE");
+        const config = await readConfig(values.config, registry);
+        const refusal = authRefusal(config.auth, config.server.host);
+        if (refusal) {
+          console.error(`${values.config}: ${refusal}`);
+          return 1;
+        }
+        const enabled = config.plugins.filter((p) => p.enabled).map((p) => p.name);
+        console.log(
+          `${values.config}: ok (${enabled.length} plugin${enabled.length === 1 ? "" : "s"}: ${
+            enabled.join(", ") || "none"
+          })`,
+        );
+        return 0;
+      }
+      case "plugins":
+        return listPlugins(registry, values.json === true);
+      case "schema": {
+        const text = JSON.stringify(configJsonSchema(registry), null, 2) + "\n";
+        if (values.write) await Deno.writeTextFile(values.write, text);
+        else console.log(text.trimEnd());
+        return 0;
+      }
+      case "serve": {
+        const config = await readConfig(values.config, registry);
+        if (values.host !== undefined) config.server.host = values.host;
+        if (values.port !== undefined) {
+          const port = Number(values.port);
+          if (!/^\d+$/.test(values.port) || port > 65_535) {
+            return usage(`--port must be 0 to 65535, got "${values.port}"`);
+          }
+          config.server.port = port;
+        }
+        return await serve(config, { registry, source: values.config ?? EMBEDDED });
+      }
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  }
+  return 2;
+}
+
+/** A health check for images without curl (distroless): exit 0 on a 2xx answer. */
+async function probe(url: string): Promise<number> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await response.body?.cancel();
+    return response.ok ? 0 : 1;
+  } catch (error) {
+    console.error(
+      `edgebox: probe ${url} failed: ${error instanceof Error ? error.message : error}`,
+    );
+    return 1;
+  }
+}
+
+function listPlugins(registry: PluginRegistry, json: boolean): number {
+  const entries = [...registry.values()].map((definition) => ({
+    type: definition.type,
+    description: definition.description,
+    backends: [...(definition.backends ?? [])],
+    requires: (definition.requires ?? []).map(requirementName),
+    schema: pluginBlockSchema(definition),
+  }));
+  if (json) {
+    console.log(JSON.stringify(entries, null, 2));
+    return 0;
+  }
+  for (const entry of entries) {
+    console.log(`${entry.type}: ${entry.description}`);
+    console.log(`  backends: ${entry.backends.join(", ")}`);
+    console.log(`  requires: ${entry.requires.join(", ") || "nothing"}`);
+    console.log(`  config schema:`);
+    console.log(JSON.stringify(entry.schema, null, 2).replace(/^/gm, "    "));
+  }
+  return 0;
+}
