@@ -187,25 +187,31 @@ export function defineBackend<Schema extends z.ZodType, D extends Driver>(
   return backend;
 }
 
+/** A set of backends, by name. */
+// deno-lint-ignore no-explicit-any
+type Backends = Record<string, BackendDefinition<any, Driver>>;
+
 /** The config of any backend of a set. */
-type ConfigOf<B> = B extends Record<string, BackendDefinition<infer S, Driver>> ? z.output<S>
-  : never;
+export type ConfigOf<B extends Backends> = {
+  [K in keyof B]: B[K] extends BackendDefinition<infer S, Driver> ? z.output<S> : never;
+}[keyof B];
+
+/** The driver of any backend of a set. */
+export type DriverOf<B extends Backends> = {
+  [K in keyof B]: B[K] extends BackendDefinition<z.ZodType, infer D> ? D : never;
+}[keyof B];
 
 /** A plugin type declared by its backends: the core selects, instruments and wires the driver. */
-export interface BackendPluginDeclaration<
-  B extends Record<string, BackendDefinition<z.ZodType, D>>,
-  D extends Driver,
-  Exports,
-> {
+export interface BackendPluginDeclaration<B extends Backends, Exports> {
   type: string;
   description: string;
   requires?: readonly Requirement[];
   /** Backend name -> backend; the first is the one listed first in docs. */
   backends: B;
   /** The sub-app mounted at `/v1/<instance>`, built against the (instrumented) driver. */
-  routes?(driver: D, ctx: PluginContext<ConfigOf<B>>): PluginRoutes;
+  routes?(driver: DriverOf<B>, ctx: PluginContext<ConfigOf<B>>): PluginRoutes;
   /** What other plugins get from `ctx.use(type)`: a narrowing of the driver. */
-  api?(driver: D, ctx: PluginContext<ConfigOf<B>>): Exports;
+  api?(driver: DriverOf<B>, ctx: PluginContext<ConfigOf<B>>): Exports;
   /** Capabilities built from `api`'s exports. */
   provides?: readonly Provision[];
   /** Largest request body of its routes, when it differs from `server.bodyLimit`. */
@@ -215,24 +221,14 @@ export interface BackendPluginDeclaration<
 }
 
 /** Declares a plugin type, either by its backends (the usual way) or by a `create` function. */
-export function definePlugin<
-  B extends Record<string, BackendDefinition<z.ZodType, D>>,
-  D extends Driver,
-  Exports = undefined,
->(
-  declaration: BackendPluginDeclaration<B, D, Exports>,
+export function definePlugin<B extends Backends, Exports = undefined>(
+  declaration: BackendPluginDeclaration<B, Exports>,
 ): PluginDefinition<z.ZodType<ConfigOf<B>>, Exports>;
 export function definePlugin<Schema extends z.ZodType, Exports = unknown>(
   definition: PluginDefinition<Schema, Exports>,
 ): PluginDefinition<Schema, Exports>;
 export function definePlugin(
-  declaration:
-    | PluginDefinition
-    | BackendPluginDeclaration<
-      Record<string, BackendDefinition<z.ZodType, Driver>>,
-      Driver,
-      unknown
-    >,
+  declaration: PluginDefinition | BackendPluginDeclaration<Backends, unknown>,
 ): PluginDefinition {
   return "backends" in declaration && !("create" in declaration)
     ? fromBackends(declaration)
@@ -240,13 +236,7 @@ export function definePlugin(
 }
 
 /** Compiles a backend declaration into the lifecycle's contract. */
-function fromBackends(
-  declaration: BackendPluginDeclaration<
-    Record<string, BackendDefinition<z.ZodType, Driver>>,
-    Driver,
-    unknown
-  >,
-): PluginDefinition {
+function fromBackends(declaration: BackendPluginDeclaration<Backends, unknown>): PluginDefinition {
   const entries = Object.entries(declaration.backends);
   if (entries.length === 0) {
     throw new TypeError(`Plugin type "${declaration.type}" declares no backends`);
