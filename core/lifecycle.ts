@@ -26,7 +26,7 @@ import {
   type Requirement,
   requirementName,
 } from "./plugin.ts";
-import { backoff, messageOf, sleep, withTimeout } from "./timing.ts";
+import { backoff, messageOf, sleep, timedHook, withTimeout } from "./timing.ts";
 
 /** A running (or stopped) plugin instance as the core tracks it. */
 export interface ManagedPlugin {
@@ -71,6 +71,8 @@ export class Lifecycle {
   readonly #controllers = new Map<string, AbortController>();
   readonly #monitors = new Set<Promise<void>>();
   readonly #hooks = new Set<Promise<unknown>>();
+  /** Per instance, the start attempt still running (past its timeout, perhaps). */
+  readonly #attempts = new Map<string, Promise<void>>();
   readonly #draining = new AbortController();
   readonly #stateGauge: Gauge;
   /** Metrics and tracing shared by the core and every plugin. */
@@ -391,16 +393,28 @@ export class Lifecycle {
   }
 
   /** Runs a plugin's start hook under its timeout, tracked so `stop` can wait for it. */
-  #runStart(plugin: ManagedPlugin): Promise<void> {
-    if (!plugin.instance.start) return Promise.resolve();
-    const running = withTimeout(
-      plugin.instance.start,
+  async #runStart(plugin: ManagedPlugin): Promise<void> {
+    const start = plugin.instance.start;
+    if (!start) return;
+    // An attempt that overran its timeout may still be connecting: the next one waits for it
+    // (its signal was aborted, so a hook that listens ends promptly) rather than run beside it.
+    const previous = this.#attempts.get(plugin.name);
+    if (previous) {
+      this.#log.warn("waiting for the previous start attempt to finish", { plugin: plugin.name });
+      await previous;
+    }
+    const { result, settled } = timedHook(
+      start,
       plugin.settings.timeouts.start,
       `Start hook of plugin "${plugin.name}"`,
     );
-    this.#hooks.add(running);
-    running.then(() => this.#hooks.delete(running), () => this.#hooks.delete(running));
-    return running;
+    this.#attempts.set(plugin.name, settled);
+    this.#hooks.add(settled);
+    void settled.then(() => {
+      this.#hooks.delete(settled);
+      if (this.#attempts.get(plugin.name) === settled) this.#attempts.delete(plugin.name);
+    });
+    await result;
   }
 
   #signal(plugin: ManagedPlugin): AbortSignal {

@@ -65,8 +65,12 @@ export interface PluginContext<Config> {
 export interface PluginInstance<Exports = unknown> {
   /** The sub-app mounted at `/v1/<name>`, complete before it is returned. */
   routes?: PluginRoutes;
-  /** Connects to the backend and prepares it; must be idempotent (it is retried). */
-  start?: () => void | Promise<void>;
+  /**
+   * Connects to the backend and prepares it; must be idempotent (it is retried). `signal` aborts
+   * when the attempt overruns `timeouts.start`: stop connecting then, since the next attempt
+   * waits for this one to finish.
+   */
+  start?: (signal: AbortSignal) => void | Promise<void>;
   /** A cheap probe of the backend. */
   ready?: () => HealthReport | Promise<HealthReport>;
   /** Drains and disconnects; must be safe to call twice. */
@@ -156,8 +160,11 @@ export function provide<T, Exports>(
 
 /** What every backend's driver does for the core, which calls it from the lifecycle hooks. */
 export interface Driver {
-  /** Connects and prepares the backend (`start`); idempotent, since it is retried. */
-  connect(): void | Promise<void>;
+  /**
+   * Connects and prepares the backend (`start`); idempotent, since it is retried. `signal`
+   * aborts when the attempt overruns its timeout.
+   */
+  connect(signal?: AbortSignal): void | Promise<void>;
   /** A cheap probe of the backend (`ready`). */
   ping(): HealthReport | Promise<HealthReport>;
   /** Drains and disconnects (`stop`); safe to call twice. */
@@ -261,7 +268,7 @@ function fromBackends(declaration: BackendPluginDeclaration<Backends, unknown>):
       const exports = declaration.api?.(used, ctx as never);
       const bodyLimit = declaration.bodyLimit?.(ctx.config as never);
       return {
-        start: () => driver.connect(),
+        start: (signal) => driver.connect(signal),
         ready: () => driver.ping(),
         stop: () => driver.close(),
         ...(routes ? { routes } : {}),

@@ -9,12 +9,36 @@ export class TimeoutError extends Error {
 }
 
 /** Settles like `work`, or rejects with {@linkcode TimeoutError} after `ms`. */
-export function withTimeout<T>(work: () => T | Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(
+  work: (signal: AbortSignal) => T | Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  return timedHook(work, ms, what).result;
+}
+
+/**
+ * Runs `work` with a deadline: `result` rejects with {@linkcode TimeoutError} after `ms`, and the
+ * signal `work` receives aborts then, so work that listens stops too. `settled` resolves when
+ * `work` itself has finished, however late: what must not run twice waits for it.
+ */
+export function timedHook<T>(
+  work: (signal: AbortSignal) => T | Promise<T>,
+  ms: number,
+  what: string,
+): { result: Promise<T>; settled: Promise<void> } {
+  const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(what, ms)), ms);
+    timer = setTimeout(() => {
+      const error = new TimeoutError(what, ms);
+      controller.abort(error);
+      reject(error);
+    }, ms);
   });
-  return Promise.race([Promise.resolve().then(work), deadline]).finally(() => clearTimeout(timer));
+  const running = Promise.resolve().then(() => work(controller.signal));
+  const result = Promise.race([running, deadline]).finally(() => clearTimeout(timer));
+  return { result, settled: running.then(() => {}, () => {}) };
 }
 
 /** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */

@@ -583,3 +583,52 @@ Deno.test({
     assert.equal(running.transitions.some((t) => t.endsWith("->failed")), false);
   },
 });
+
+Deno.test(
+  "a retried start waits for the attempt that overran its timeout instead of running beside it",
+  SANITIZED,
+  async () => {
+    const h = createHarness({ db: [] });
+    h.behaviour("db").startDelayMs = 80; // ignores its signal, like a client mid-connect
+    const config = loadConfig(
+      configYaml({
+        db: {
+          startAttempts: 2,
+          timeouts: { start: "20ms" },
+          reconnect: { initialDelay: "1ms", maxDelay: "1ms" },
+        },
+      }),
+      h.registry,
+    );
+    await using running = openLifecycle(config, h.registry);
+    const starting = running.lifecycle.start();
+    await waitFor(() => h.count("start:db") === 1, "the first start attempt");
+    h.behaviour("db").startDelayMs = 0; // the second attempt is quick
+
+    await starting;
+
+    assert.deepEqual(h.calls.filter((c) => c.endsWith(":db") && c.startsWith("start")), [
+      "start:db",
+      "started:db",
+      "start:db",
+      "started:db",
+    ]);
+    assert.equal(stateOf(running, "db"), "ready");
+  },
+);
+
+Deno.test("a start hook's signal aborts when the attempt overruns its timeout", async () => {
+  const { timedHook, TimeoutError } = await import("../../core/timing.ts");
+  let seen: AbortSignal | undefined;
+  const { result, settled } = timedHook(
+    (signal) => {
+      seen = signal;
+      return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+    },
+    10,
+    'Start hook of plugin "db"',
+  );
+  await assert.rejects(result, TimeoutError);
+  await settled;
+  assert.equal(seen?.aborted, true);
+});
