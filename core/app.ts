@@ -16,12 +16,13 @@ import { logAccess } from "./access_log.ts";
 import { apiKeyAuthenticator } from "./auth.ts";
 import type { EdgeboxConfig } from "./config.ts";
 import { coreError, EdgeboxError, problemResponse } from "./errors.ts";
-import { readiness } from "./health.ts";
+import { readiness, retryAfterSeconds } from "./health.ts";
 import type { AppEnv, Principal, RequestContext } from "./http_env.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { docsPage } from "./docs_page.ts";
 import { createMountGuard } from "./mount_guard.ts";
+import { mountTable } from "./mounts.ts";
 import { type GuardedBody, StallWatch } from "./request_body.ts";
 import { requestPath, unservedMethod } from "./request_target.ts";
 import { redact } from "./redact.ts";
@@ -52,6 +53,7 @@ const STANDARD_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE
 /** What `GET /health` answers: the process is up (no I/O, nothing else checked). */
 const LIVENESS = Object.freeze({ status: "ok" as const });
 
+/** Core paths anyone may call. */
 const PUBLIC_PATHS = new Set(["/health", "/ready", "/openapi.json", "/docs"]);
 
 const ProblemSchema = z.object({
@@ -150,8 +152,23 @@ export function createApp(options: AppOptions): EdgeboxApp {
       (opts?.env as RequestContext | undefined)?.path ?? requestPath(request.url),
   });
 
+  // A plugin's 503 carries the time of its instance's next reconnect attempt, not a guess.
+  const scheduled = (problem: EdgeboxError, path: string): EdgeboxError => {
+    if (problem.status !== 503 || !path.startsWith("/v1/")) return problem;
+    const end = path.indexOf("/", 4);
+    const plugin = lifecycle.get(end === -1 ? path.slice(4) : path.slice(4, end));
+    if (plugin?.nextAttemptAt === undefined) return problem;
+    return new EdgeboxError(problem.code, problem, {
+      detail: problem.message,
+      headers: { ...problem.headers, "Retry-After": String(retryAfterSeconds(plugin)) },
+      extra: problem.extra,
+      ...(problem.field === undefined ? {} : { field: problem.field }),
+      ...(problem.cause === undefined ? {} : { cause: problem.cause }),
+    });
+  };
+
   app.onError((error, c) => {
-    const problem = toEdgeboxError(error);
+    const problem = scheduled(toEdgeboxError(error), c.req.path);
     if (isFailure(problem)) logFailure(c.env?.log ?? log, error);
     return problemResponse(problem, { requestId: c.env?.requestId, instance: c.req.path });
   });
@@ -226,11 +243,12 @@ export function createApp(options: AppOptions): EdgeboxApp {
       }, 200),
   );
 
+  const mounts = mountTable(lifecycle, config.server.bodyLimit);
   const bodyLimits = new Map<string, number>();
-  for (const plugin of lifecycle.plugins) {
-    if (!plugin.instance.routes) continue;
-    bodyLimits.set(plugin.name, plugin.instance.bodyLimit ?? config.server.bodyLimit);
-    app.route(`/v1/${plugin.name}`, plugin.instance.routes);
+  for (const mount of mounts) {
+    if (!mount.routes) continue;
+    bodyLimits.set(mount.name, mount.bodyLimit);
+    app.route(mount.prefix, mount.routes);
   }
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
@@ -251,11 +269,10 @@ export function createApp(options: AppOptions): EdgeboxApp {
   app.get("/docs", (c) => c.html(docsPage(openapi())));
 
   const rootScopes = new Map<string, string | undefined>();
-  for (const plugin of lifecycle.plugins) {
-    const root = plugin.instance.rootRoutes;
-    if (!root) continue;
-    for (const route of root.routes.routes) rootScopes.set(route.path, root.scope);
-    app.route("/", root.routes);
+  for (const { rootRoutes } of mounts) {
+    if (!rootRoutes) continue;
+    for (const route of rootRoutes.routes.routes) rootScopes.set(route.path, rootRoutes.scope);
+    app.route("/", rootRoutes.routes);
   }
 
   app.notFound(notFoundOrMethodNotAllowed(app));
@@ -264,9 +281,7 @@ export function createApp(options: AppOptions): EdgeboxApp {
     ? createRateLimiter(limits, () => rateLimitStore(lifecycle, limits.store), log)
     : undefined;
   const routeScopes = new Map(
-    lifecycle.plugins.flatMap((p) =>
-      p.instance.routeScope ? [[p.name, p.instance.routeScope]] : []
-    ),
+    mounts.flatMap((m) => m.routeScope ? [[m.name, m.routeScope] as const] : []),
   );
   const stalls = new StallWatch(config.server.bodyTimeout);
   // Its sweep timer lives no longer than the plugins: bodies still arriving once edgebox drains

@@ -55,7 +55,13 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
     );
     return 1;
   }
-  const app = createApp({ config, lifecycle, log, isShuttingDown: () => shuttingDown });
+  let app: ReturnType<typeof createApp>;
+  try {
+    app = createApp({ config, lifecycle, log, isShuttingDown: () => shuttingDown });
+  } catch (error) {
+    fatal(messageOf(error));
+    return 1;
+  }
 
   const listening = Promise.withResolvers<void>();
   let server: Deno.HttpServer<Deno.NetAddr>;
