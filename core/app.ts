@@ -10,6 +10,8 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { RegExpRouter } from "hono/router/reg-exp-router";
+import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
 import type { Context } from "hono";
 import { logAccess } from "./access_log.ts";
@@ -321,6 +323,7 @@ function wrap(
 ): EdgeboxApp {
   const { log, telemetry, rootScopes, routeScopes, rateLimiter, guardMount } = options;
   const unlogged = new Set(options.config.log.skipPaths);
+  const routeTemplate = routeTemplates(app);
   const authenticate = apiKeyAuthenticator(
     options.config.auth,
     (method, path) => scopeFor(method, path, rootScopes, routeScopes),
@@ -374,7 +377,7 @@ function wrap(
     const finish = (response: Response): Response => {
       inFlight.set(--handling);
       const sent = withRequestId(response, requestId);
-      const route = liveness ? "/health" : routeTemplate(app, method, path);
+      const route = liveness ? "/health" : routeTemplate(method, path);
       const elapsed = performance.now() - started;
       const labels = labelsFor(method, route, sent.status);
       requests.inc(labels);
@@ -500,14 +503,25 @@ function withRequestId(response: Response, requestId: string): Response {
   }
 }
 
-/** The template of the route that serves `method path` (never the raw path: bounded labels). */
-function routeTemplate(app: OpenAPIHono<AppEnv>, method: string, path: string): string {
-  const [handlers] = app.router.match(method === "HEAD" ? "GET" : method, path);
-  for (let i = handlers.length - 1; i >= 0; i--) {
-    const route = (handlers[i]![0] as unknown as [unknown, { method: string; path: string }])[1];
-    if (route.method !== "ALL") return withoutPatterns(route.path);
-  }
-  return "(unmatched)";
+/**
+ * The template of the route that serves `method path` (never the raw path: bounded labels), from
+ * a router of our own holding each route's template: Hono's public router API, not the internal
+ * shape of what its app router stores. Built at the first request, once every route is mounted.
+ */
+function routeTemplates(app: OpenAPIHono<AppEnv>): (method: string, path: string) => string {
+  let router: SmartRouter<string> | undefined;
+  return (method, path) => {
+    if (!router) {
+      router = new SmartRouter<string>({ routers: [new RegExpRouter(), new TrieRouter()] });
+      for (const route of app.routes) {
+        if (route.method !== "ALL") {
+          router.add(route.method, route.path, withoutPatterns(route.path));
+        }
+      }
+    }
+    const matches = router.match(method === "HEAD" ? "GET" : method, path)[0];
+    return matches.length > 0 ? matches[matches.length - 1]![0] : "(unmatched)";
+  };
 }
 
 const patternless = new Map<string, string>();

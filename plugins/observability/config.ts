@@ -4,10 +4,9 @@
  * the backend of the core's telemetry.
  */
 import { z } from "zod";
+import { CORE_PATHS } from "../../core/mounts.ts";
 import { duration } from "../../core/units.ts";
 
-/** Paths the core serves itself; `/metrics` must not shadow them. */
-const CORE_PATHS = ["/health", "/ready", "/plugins", "/openapi.json", "/docs"];
 
 /** Default histogram buckets, in seconds (request and operation latencies). */
 export const DEFAULT_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
@@ -26,7 +25,7 @@ export const MetricsConfig = z.strictObject({
       /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/,
       "Expected an absolute path such as /metrics",
     )
-    .refine((path) => !CORE_PATHS.includes(path), "The core already serves this path")
+    .refine((path) => !CORE_PATHS.has(path), "The core already serves this path")
     .refine(
       (path) => path !== "/v1" && !path.startsWith("/v1/"),
       "Paths under /v1 belong to plugins",
