@@ -1,7 +1,18 @@
-/** Config of the graph plugin: Neo4j or the embedded in-memory graph, with the same limits. */
+/**
+ * Config of the graph plugin: Neo4j or the embedded in-memory graph, with the same limits, and
+ * what each block turns into (driver options, route limits), so the declaration only wires them.
+ */
 import { z } from "zod";
+import type { Logger } from "../../core/log.ts";
 import { duration, size } from "../../core/units.ts";
+import type { GraphLimits } from "./driver.ts";
 import { IDENTIFIER } from "./identifiers.ts";
+import type { MemoryGraphOptions } from "./memory.ts";
+import type { Neo4jGraphOptions } from "./neo4j.ts";
+import type { GraphRoutesOptions } from "./routes.ts";
+
+/** Longest Cypher query text `POST /cypher` accepts. */
+const MAX_QUERY_LENGTH = 65_536;
 
 const Identifier = z.string().regex(
   IDENTIFIER,
@@ -74,12 +85,49 @@ export const MemoryGraphConfig = z.strictObject({
   ...common,
 });
 
-/** The graph plugin's config: one block per backend. */
-export const GraphConfig = z.discriminatedUnion("backend", [Neo4jGraphConfig, MemoryGraphConfig]);
-
-/** Validated graph config. */
-export type GraphConfig = z.output<typeof GraphConfig>;
 /** Validated Neo4j config. */
 export type Neo4jGraphConfig = z.output<typeof Neo4jGraphConfig>;
 /** Validated memory config. */
 export type MemoryGraphConfig = z.output<typeof MemoryGraphConfig>;
+/** Validated graph config: either block (the core builds the union over `backend`). */
+export type GraphConfig = Neo4jGraphConfig | MemoryGraphConfig;
+
+/** The allowlists and cycle-check bound every driver enforces, from either block. */
+function limitsOf(config: GraphConfig): GraphLimits {
+  return {
+    ...(config.labels ? { labels: config.labels } : {}),
+    ...(config.relationships ? { relationships: config.relationships } : {}),
+    cycleCheckDepth: config.cycleCheckDepth,
+  };
+}
+
+/** The options of the in-memory driver. */
+export function memoryGraphOptions(config: MemoryGraphConfig): MemoryGraphOptions {
+  return { ...limitsOf(config), maxNodes: config.maxNodes, maxEdges: config.maxEdges };
+}
+
+/** The options of the Neo4j driver; `log` takes the client library's own warnings. */
+export function neo4jGraphOptions(config: Neo4jGraphConfig, log: Logger): Neo4jGraphOptions {
+  return {
+    ...limitsOf(config),
+    url: config.url,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    poolSize: config.pool.size,
+    acquisitionTimeout: config.pool.acquisitionTimeout,
+    connectionTimeout: config.connectionTimeout,
+    queryTimeout: config.queryTimeout,
+    maxRetryTime: config.maxRetryTime,
+    log,
+  };
+}
+
+/** What the routes let a request ask for; `POST /cypher` runs only on neo4j with `allowCypher`. */
+export function graphRoutesOptions(config: GraphConfig): GraphRoutesOptions {
+  return {
+    ...config,
+    allowCypher: config.backend === "neo4j" && config.allowCypher,
+    maxQueryLength: MAX_QUERY_LENGTH,
+  };
+}

@@ -77,7 +77,10 @@ export interface FindNodesOptions {
 /** A page of nodes, ordered by id. */
 export interface NodePage {
   readonly nodes: GraphNode[];
-  /** The cursor of the next page, when there is one. */
+  /**
+   * Where the next page starts (`after` for it: this page's last id), when there is one; the
+   * route turns it into the opaque listing cursor.
+   */
   readonly next?: string;
 }
 

@@ -1,5 +1,5 @@
 /** The graph plugin's error table: every failure it reports, with a stable `graph.*` code. */
-import { EdgeboxError, errorFactory, type ErrorOptions } from "../../core/errors.ts";
+import { defineErrors, EdgeboxError } from "../../core/errors.ts";
 import type { NodeRef } from "./driver.ts";
 
 /** Codes the graph plugin answers with. */
@@ -8,6 +8,7 @@ export const graphErrors = {
   "graph.label_not_allowed": { status: 400, title: "Node label not allowed" },
   "graph.type_invalid": { status: 400, title: "Invalid relationship type" },
   "graph.type_not_allowed": { status: 400, title: "Relationship type not allowed" },
+  "graph.cursor_invalid": { status: 400, title: "Invalid listing cursor" },
   "graph.node_not_found": { status: 404, title: "Node not found" },
   "graph.edge_not_found": { status: 404, title: "Relationship not found" },
   "graph.path_not_found": { status: 404, title: "No path" },
@@ -25,18 +26,11 @@ export const graphErrors = {
 /** A code from the graph table. */
 export type GraphErrorCode = keyof typeof graphErrors;
 
-/** Creates an error from the graph table. */
-export const graphError: (code: GraphErrorCode, options?: ErrorOptions) => EdgeboxError =
-  errorFactory(graphErrors);
-
-/** A 503 with `Retry-After`, for a backend that cannot be reached right now. */
-export function unavailable(detail: string, cause?: unknown): EdgeboxError {
-  return graphError("graph.unavailable", {
-    detail,
-    headers: { "Retry-After": "1" },
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
+/**
+ * Creates an error from the graph table; `graphError.unavailable(detail, cause)` is the 503 with
+ * `Retry-After` for a backend that cannot be reached right now.
+ */
+export const graphError = defineErrors(graphErrors);
 
 /** The 409 for an edge that would close `cycle` (closed, starting at the edge's source). */
 export function cycleRejected(
@@ -53,16 +47,11 @@ export function cycleRejected(
 }
 
 /**
- * The same error with its field under `prefix` (`from` becomes `body.items.3.from`), so a route
- * or a batch can say where in the request the fault is; other errors pass through unchanged.
+ * The same error with its field under `prefix` (`from` becomes `items.3.from`, no field becomes
+ * `items.3`), so a batch or a route can say where in the request the fault is; anything that is
+ * not an {@linkcode EdgeboxError} passes through unchanged.
  */
-export function atField(error: unknown, prefix: string, detailPrefix = ""): unknown {
+export function atField(error: unknown, prefix: string): unknown {
   if (!(error instanceof EdgeboxError)) return error;
-  return new EdgeboxError(error.code, { status: error.status, title: error.title }, {
-    detail: `${detailPrefix}${error.message}`,
-    field: error.field === undefined ? prefix : `${prefix}.${error.field}`,
-    headers: error.headers,
-    extra: error.extra,
-    cause: error.cause,
-  });
+  return error.at(error.field === undefined ? prefix : `${prefix}.${error.field}`);
 }

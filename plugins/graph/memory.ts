@@ -30,7 +30,7 @@ import type {
   PropertyValue,
   Upserted,
 } from "./driver.ts";
-import { atField, cycleRejected, graphError, unavailable } from "./errors.ts";
+import { atField, cycleRejected, graphError } from "./errors.ts";
 import { assertLabel, assertType, compareRefs, filterCandidates, nodeKey } from "./identifiers.ts";
 
 /** Options of {@linkcode MemoryGraph}. */
@@ -263,7 +263,7 @@ export class MemoryGraph implements GraphDriver {
                 : this.#upsertEdge(item).created,
             };
           } catch (error) {
-            throw atField(error, `items.${index}`, `Item ${index}: `);
+            throw atField(error, `items.${index}`);
           }
         });
         return { results };
@@ -291,7 +291,7 @@ export class MemoryGraph implements GraphDriver {
   /** Runs synchronous work as a promise (errors become rejections), once connected. */
   #run<T>(work: () => T): Promise<T> {
     try {
-      if (this.#closed) throw unavailable("The in-memory graph is closed");
+      if (this.#closed) throw graphError.unavailable("The in-memory graph is closed");
       return Promise.resolve(work());
     } catch (error) {
       return Promise.reject(error);

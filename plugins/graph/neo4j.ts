@@ -32,7 +32,7 @@ import type {
   PathOptions,
   Upserted,
 } from "./driver.ts";
-import { atField, cycleRejected, graphError, unavailable } from "./errors.ts";
+import { atField, cycleRejected, graphError } from "./errors.ts";
 import {
   assertLabel,
   assertType,
@@ -272,7 +272,7 @@ export class Neo4jGraph implements GraphDriver {
         if (item.op === "node") this.#checkLabel(item.label, "label");
         else this.#checkEdgeKey(item);
       } catch (error) {
-        throw atField(error, `items.${index}`, `Item ${index}: `);
+        throw atField(error, `items.${index}`);
       }
     });
     for (const label of new Set(items.flatMap((i) => i.op === "node" ? [i.label] : []))) {
@@ -292,7 +292,7 @@ export class Neo4jGraph implements GraphDriver {
             const { created } = await this.#upsertEdge(tx, group.items[0]!);
             results.push({ op: "edge", created });
           } catch (error) {
-            throw atField(error, `items.${group.start}`, `Item ${group.start}: `);
+            throw atField(error, `items.${group.start}`);
           }
         }
       }
@@ -460,7 +460,7 @@ export class Neo4jGraph implements GraphDriver {
 
   #session(mode: "READ" | "WRITE") {
     const driver = this.#driver;
-    if (!driver) throw unavailable("The graph is not connected to neo4j");
+    if (!driver) throw graphError.unavailable("The graph is not connected to neo4j");
     return driver.session({
       database: this.#options.database,
       defaultAccessMode: mode === "READ" ? neo4j.session.READ : neo4j.session.WRITE,

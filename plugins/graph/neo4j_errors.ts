@@ -4,7 +4,7 @@
  * transaction past its timeout is a 504; anything else is a 502 that keeps the original as cause.
  */
 import { EdgeboxError } from "../../core/errors.ts";
-import { graphError, unavailable } from "./errors.ts";
+import { graphError } from "./errors.ts";
 
 /** Where a statement error comes from: our own queries (a bug) or a caller's Cypher (their fault). */
 export type StatementSource = "internal" | "caller";
@@ -30,7 +30,7 @@ export function fromNeo4jError(
     message.startsWith("Connection acquisition timed out") ||
     message.includes("Pool is closed") || message.includes("driver has already been closed")
   ) {
-    return unavailable(detail, error);
+    return graphError.unavailable(detail, error);
   }
   if (code.includes("TransactionTimedOut")) {
     return graphError("graph.query_timeout", { detail, cause: error });

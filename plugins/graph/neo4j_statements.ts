@@ -113,9 +113,7 @@ export async function upsertEdges(
     const edge = edges[i]!;
     const end = gap.get("noFrom") ? "from" : "to";
     const error = notFound(edge[end], end);
-    throw firstIndex === undefined
-      ? error
-      : atField(error, `items.${firstIndex + i}`, `Item ${firstIndex + i}: `);
+    throw firstIndex === undefined ? error : atField(error, `items.${firstIndex + i}`);
   }
   const result = await tx.run(
     `UNWIND $rows AS row

@@ -5,7 +5,9 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { PluginRoutes } from "../../core/http_env.ts";
+import { CursorError, decodeCursor, encodeCursor } from "../../core/cursor.ts";
 import { EdgeboxError } from "../../core/errors.ts";
+import { jsonResponse as json, problemResponse as problem } from "../../core/openapi.ts";
 import { createRouter, validationError } from "../../core/routes.ts";
 import type { GraphDriver } from "./driver.ts";
 import { graphError } from "./errors.ts";
@@ -27,16 +29,6 @@ const MAX_FILTERS = 16;
 
 const TAGS = ["graph"];
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: z.object({ code: z.string() }).passthrough() } },
-});
-
 const NeighborSchema = GraphNodeSchema.extend({ distance: z.number().int() });
 const PathSchema = z.object({
   length: z.number().int(),
@@ -44,6 +36,12 @@ const PathSchema = z.object({
   relationships: z.array(GraphEdgeSchema),
 }).openapi("GraphPath");
 const RefSchema = z.object({ label: z.string(), id: z.string() });
+const NodePageSchema = z.object({
+  nodes: z.array(GraphNodeSchema),
+  cursor: z.string().nullable().openapi({
+    description: "Opaque; send it back as `?cursor=` for the next page. `null` on the last page",
+  }),
+}).openapi("GraphNodePage");
 
 /** Builds the graph sub-app. */
 export function graphRoutes(driver: GraphDriver, options: GraphRoutesOptions): PluginRoutes {
@@ -113,26 +111,30 @@ export function graphRoutes(driver: GraphDriver, options: GraphRoutesOptions): P
       path: "/nodes/{label}",
       summary: "List nodes of a label, ordered by id; filter with where[prop]=value",
       description: "`where[status]=open` matches the string, and also the number or boolean a " +
-        "value spells (`where[points]=3`). Pages with `limit` and `after` (the previous `next`).",
+        "value spells (`where[points]=3`). Pages with `limit` and `cursor`: send back the " +
+        "previous page's `cursor` for the next page; it is `null` on the last one.",
       tags: TAGS,
       request: { params: s.LabelPath, query: s.ListQuery },
       responses: {
-        200: json(
-          z.object({ nodes: z.array(GraphNodeSchema), next: z.string().optional() }),
-          "A page of nodes",
-        ),
+        200: json(NodePageSchema, "A page of nodes"),
+        400: problem("Invalid label, filter, limit or cursor (graph.cursor_invalid)"),
       },
     }),
     async (c) => {
       const { label } = c.req.valid("param");
-      const { limit, after, ...rest } = c.req.valid("query");
+      const { limit, cursor, ...rest } = c.req.valid("query");
       const where = filters(rest, s);
+      const scope = listingScope(label);
+      const after = cursor === undefined ? undefined : positionOf(cursor, scope, s);
       const page = await driver.findNodes(label, {
         limit,
         ...(after === undefined ? {} : { after }),
         where,
       });
-      return c.json(page, 200);
+      return c.json({
+        nodes: page.nodes,
+        cursor: page.next === undefined ? null : encodeCursor(scope, page.next),
+      }, 200);
     },
   );
 
@@ -396,11 +398,33 @@ function nodeNotFound(ref: { label: string; id: string }, field: string) {
 /** Puts a driver error's field under the request part it came from (`from` -> `body.from`). */
 function inRequest(error: unknown, part: "body" | "query"): unknown {
   if (!(error instanceof EdgeboxError) || error.field === undefined) return error;
-  return new EdgeboxError(error.code, { status: error.status, title: error.title }, {
-    detail: error.message,
-    field: `${part}.${error.field}`,
-    headers: error.headers,
-    extra: error.extra,
-    cause: error.cause,
+  return error.at(`${part}.${error.field}`);
+}
+
+/** The listing a node cursor belongs to: one label (filters may change between pages). */
+function listingScope(label: string): string {
+  return `graph.nodes:${label}`;
+}
+
+/** The last id of the previous page, from its cursor; 400 `graph.cursor_invalid` otherwise. */
+function positionOf(cursor: string, scope: string, s: ReturnType<typeof graphSchemas>): string {
+  let position: unknown;
+  try {
+    position = decodeCursor(cursor, scope);
+  } catch (error) {
+    if (!(error instanceof CursorError)) throw error;
+    throw cursorInvalid(error.message, error);
+  }
+  if (!s.Id.safeParse(position).success) {
+    throw cursorInvalid("The cursor is not one this API returned");
+  }
+  return position as string;
+}
+
+function cursorInvalid(detail: string, cause?: unknown): EdgeboxError {
+  return graphError("graph.cursor_invalid", {
+    detail,
+    field: "query.cursor",
+    ...(cause === undefined ? {} : { cause }),
   });
 }

@@ -112,9 +112,12 @@ export function graphSchemas(limits: GraphRouteLimits) {
     EdgeBody,
     NodePath: z.object({ label: Label, id: Id }),
     LabelPath: z.object({ label: Label }),
+    /** `limit` and `cursor` (opaque, from the previous page); the rest are `where[key]` filters. */
     ListQuery: z.looseObject({
       limit: Limit(limits.defaultPageSize, limits.maxPageSize),
-      after: Id.optional(),
+      cursor: z.string().optional().openapi({
+        description: "The previous page's `cursor`; left out, the first page",
+      }),
     }),
     /** A `where[key]` filter's key. */
     FilterKey: Key,

@@ -208,7 +208,7 @@ Deno.test("DELETE a node answers 204 and detaches it; again it is 404", SANITIZE
 });
 
 Deno.test(
-  "GET /nodes/{label} filters with where[prop] and pages with after",
+  "GET /nodes/{label} filters with where[prop] and pages with an opaque cursor, null at the end",
   SANITIZED,
   async () => {
     await using app = await open();
@@ -221,15 +221,48 @@ Deno.test(
       "GET",
       "/nodes/WorkPackage?where[status]=open&where[points]=2&limit=2",
     );
+    const cursor = first.body.cursor as string;
     const next = await call(
       app,
       "GET",
-      `/nodes/WorkPackage?where[status]=open&limit=2&after=${first.body.next}`,
+      `/nodes/WorkPackage?where[status]=open&limit=2&cursor=${encodeURIComponent(cursor)}`,
     );
 
     assert.deepEqual((first.body.nodes as { id: string }[]).map((n) => n.id), ["w1", "w3"]);
+    assert.equal(typeof cursor, "string");
+    assert.ok(!cursor.includes("w3"), "the cursor is opaque");
     assert.deepEqual((next.body.nodes as { id: string }[]).map((n) => n.id), ["w4"]);
-    assert.equal(next.body.next, undefined);
+    assert.equal(next.body.cursor, null);
+  },
+);
+
+Deno.test("a listing with nothing after it answers cursor null", SANITIZED, async () => {
+  await using app = await open();
+  const empty = await call(app, "GET", "/nodes/Artifact");
+  assert.equal(empty.status, 200);
+  assert.deepEqual(empty.body, { nodes: [], cursor: null });
+});
+
+Deno.test(
+  "a cursor that is malformed, from another label or too long is 400 graph.cursor_invalid",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+    for (const id of ["a", "b", "c"]) await call(app, "PUT", `/nodes/Feature/${id}`, {});
+    const { body } = await call(app, "GET", "/nodes/Feature?limit=1");
+    const cursor = encodeURIComponent(body.cursor as string);
+    const refused = { status: 400, code: "graph.cursor_invalid", field: "query.cursor" };
+
+    await expectProblem(app, "GET", "/nodes/Feature?cursor=not-a-cursor", undefined, refused);
+    await expectProblem(app, "GET", "/nodes/Feature?cursor=", undefined, refused);
+    await expectProblem(app, "GET", `/nodes/WorkPackage?cursor=${cursor}`, undefined, refused);
+    await expectProblem(
+      app,
+      "GET",
+      `/nodes/Feature?cursor=${"A".repeat(5_000)}`,
+      undefined,
+      refused,
+    );
   },
 );
 
