@@ -1,7 +1,10 @@
 /** Config of the cache plugin: Redis (or anything speaking its protocol) or the in-memory store. */
 import { z } from "zod";
+import type { PluginContext } from "../../core/plugin.ts";
 import { duration, size } from "../../core/units.ts";
+import type { CacheDriverOptions } from "./driver.ts";
 import { nameProblem } from "./keys.ts";
+import { lookupCounter } from "./lookups.ts";
 
 /** The longest TTL a write may ask for (ten years); longer ones are a mistake, not a wish. */
 export const MAX_TTL_MS = 315_360_000_000;
@@ -86,18 +89,37 @@ export const MemoryCacheConfig = z.strictObject({
   },
 );
 
-/** The cache plugin's config: one backend, picked by `backend`. */
-export const CacheConfig = z.discriminatedUnion("backend", [RedisCacheConfig, MemoryCacheConfig]);
+/** A validated Redis backend config. */
+export type RedisCacheConfig = z.output<typeof RedisCacheConfig>;
 
-/** Validated cache config. */
-export type CacheConfig = z.output<typeof CacheConfig>;
+/** A validated memory backend config. */
+export type MemoryCacheConfig = z.output<typeof MemoryCacheConfig>;
+
+/** A validated cache config, of either backend (the core builds the union over `backend`). */
+export type CacheConfig = RedisCacheConfig | MemoryCacheConfig;
 
 /** The largest request body a config allows (see `bodyLimit`). */
 export function bodyLimitOf(config: CacheConfig): number {
   return config.bodyLimit ?? Math.ceil(config.maxValueSize * 4 / 3) + 65_536;
 }
 
-/** The page size of a listing that names none. */
-export function defaultPageSizeOf(config: CacheConfig): number {
-  return config.defaultPageSize ?? Math.min(100, config.maxPageSize);
+/**
+ * The options both drivers take, from an instance's context: its key space (its own prefix by
+ * default, so two instances sharing one Redis stay apart), its limits and its hit metrics.
+ */
+export function driverOptionsOf(
+  ctx: Pick<PluginContext<CacheConfig>, "name" | "config" | "metrics">,
+): CacheDriverOptions {
+  const config = ctx.config;
+  return {
+    keyPrefix: config.keyPrefix ?? `edgebox:${ctx.name}:`,
+    limits: {
+      maxKeyBytes: config.maxKeyBytes,
+      maxFieldBytes: config.maxFieldBytes,
+      maxValueSize: config.maxValueSize,
+      maxHashFields: config.maxHashFields,
+    },
+    onLookup: lookupCounter(ctx.metrics),
+    ...(config.defaultTtl === undefined ? {} : { defaultTtl: config.defaultTtl }),
+  };
 }

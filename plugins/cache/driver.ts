@@ -227,3 +227,20 @@ export interface CacheDriver extends CacheApi, AsyncDisposable {
   /** Disconnects; safe to call twice. */
   close(): Promise<void>;
 }
+
+/** The operations other plugins may call: not connect, purge or close, which the core owns. */
+export function apiOf(cache: CacheApi): CacheApi {
+  return {
+    get: (key) => cache.get(key),
+    stat: (key) => cache.stat(key),
+    set: (key, value, options) => cache.set(key, value, options),
+    delete: (key, options) => cache.delete(key, options),
+    incr: (key, options) => cache.incr(key, options),
+    getHash: (key) => cache.getHash(key),
+    patchHash: (key, fields, options) => cache.patchHash(key, fields, options),
+    deleteHashField: (key, field) => cache.deleteHashField(key, field),
+    batch: (request) => cache.batch(request),
+    list: (options) => cache.list(options),
+    rateLimit: (key, limit, windowMs) => cache.rateLimit(key, limit, windowMs),
+  };
+}

@@ -1,5 +1,5 @@
 /** The cache plugin's error table: every failure it reports, with a stable `cache.*` code. */
-import { type EdgeboxError, errorFactory, type ErrorOptions } from "../../core/errors.ts";
+import { defineErrors, type Errors } from "../../core/errors.ts";
 
 /** Codes the cache plugin answers with. */
 export const cacheErrors = {
@@ -22,18 +22,11 @@ export const cacheErrors = {
 /** A code from the cache table. */
 export type CacheErrorCode = keyof typeof cacheErrors;
 
-/** Creates an error from the cache table. */
-export const cacheError: (code: CacheErrorCode, options?: ErrorOptions) => EdgeboxError =
-  errorFactory(cacheErrors);
-
-/** A 503 with `Retry-After`, for a backend that cannot answer right now. */
-export function unavailable(detail: string, cause?: unknown): EdgeboxError {
-  return cacheError("cache.unavailable", {
-    detail,
-    headers: { "Retry-After": "1" },
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
+/**
+ * Creates an error from the cache table; `cacheError.unavailable(detail, cause)` is the 503 with
+ * `Retry-After` for a backend that cannot answer right now.
+ */
+export const cacheError: Errors<CacheErrorCode> = defineErrors(cacheErrors);
 
 /** Quotes a key for an error message, cut short so a 512-byte key does not flood logs. */
 export function quoted(key: string): string {

@@ -3,7 +3,8 @@
  * `maxBytes` (least recently used evicted first). Every operation runs synchronously inside one
  * call, so each is atomic without locks, as a Redis command or script is.
  */
-import type { HealthReport } from "../../core/plugin.ts";
+import type { HealthReport, PluginContext } from "../../core/plugin.ts";
+import { driverOptionsOf, type MemoryCacheConfig } from "./config.ts";
 import {
   type BatchGet,
   type BatchRequest,
@@ -27,8 +28,8 @@ import {
   type SetOutcome,
   type TaggedEntry,
 } from "./driver.ts";
-import { decodeCursor, encodeCursor } from "./cursor.ts";
-import { cacheError, quoted, unavailable } from "./errors.ts";
+import { decodeListCursor, encodeCursor, invalidCursor, listingScope } from "./cursor.ts";
+import { cacheError, quoted } from "./errors.ts";
 import { entityTag, ifMatchHolds } from "./etag.ts";
 import { checkName, INTERNAL, nameProblem, rateLimitName, utf8Length } from "./keys.ts";
 import {
@@ -84,6 +85,16 @@ export interface MemoryCacheOptions extends CacheDriverOptions {
   sweepInterval: number;
   /** The clock; `Date.now` unless a test needs another. */
   now?: () => number;
+}
+
+/** The options of an instance's memory cache, from its context. */
+export function memoryCacheOptions(ctx: PluginContext<MemoryCacheConfig>): MemoryCacheOptions {
+  return {
+    ...driverOptionsOf(ctx),
+    maxEntries: ctx.config.maxEntries,
+    maxBytes: ctx.config.maxBytes,
+    sweepInterval: ctx.config.sweepInterval,
+  };
 }
 
 /** A bounded in-process cache with the same semantics as the Redis driver. */
@@ -325,16 +336,15 @@ export class MemoryCache implements CacheDriver {
       if (problem !== undefined) {
         throw cacheError("cache.key_invalid", { detail: `prefix ${problem}`, field: "prefix" });
       }
+      // The position is the insertion sequence of the last key listed.
+      const scope = listingScope("memory", this.#options.keyPrefix, prefix);
       let after = 0;
       if (options.cursor !== undefined) {
-        const [seq] = decodeCursor("m", options.cursor);
-        if (!Number.isSafeInteger(seq) || (seq as number) < 0) {
-          throw cacheError("cache.cursor_invalid", {
-            detail: "cursor is not one this server made",
-            field: "cursor",
-          });
+        const seq = decodeListCursor(options.cursor, scope);
+        if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+          throw invalidCursor();
         }
-        after = seq as number;
+        after = seq;
       }
       const keys: string[] = [];
       const now = this.#now();
@@ -347,7 +357,7 @@ export class MemoryCache implements CacheDriver {
         }
         if (key.startsWith(INTERNAL) || !key.startsWith(prefix)) continue;
         keys.push(key);
-        if (keys.length === options.limit) return { keys, cursor: encodeCursor("m", [seq]) };
+        if (keys.length === options.limit) return { keys, cursor: encodeCursor(scope, seq) };
       }
       return { keys, cursor: undefined };
     });
@@ -392,7 +402,7 @@ export class MemoryCache implements CacheDriver {
 
   /** Runs one operation, turning its synchronous result or error into a promise. */
   #run<T>(operation: () => T): Promise<T> {
-    if (!this.#open) return Promise.reject(unavailable("The memory cache is not open"));
+    if (!this.#open) return Promise.reject(cacheError.unavailable("The memory cache is not open"));
     try {
       return Promise.resolve(operation());
     } catch (error) {

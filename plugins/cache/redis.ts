@@ -14,9 +14,10 @@ import { Redis } from "ioredis";
 import { Deadlines } from "../../core/deadlines.ts";
 import { EdgeboxError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
-import type { HealthReport } from "../../core/plugin.ts";
+import type { HealthReport, PluginContext } from "../../core/plugin.ts";
 import { backoff, messageOf, sleep, withTimeout } from "../../core/timing.ts";
-import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { driverOptionsOf, type RedisCacheConfig } from "./config.ts";
+import { decodeListCursor, encodeCursor, invalidCursor, listingScope } from "./cursor.ts";
 import {
   type BatchGet,
   type BatchRequest,
@@ -41,7 +42,7 @@ import {
   type SetOutcome,
   type TaggedEntry,
 } from "./driver.ts";
-import { cacheError, quoted, unavailable } from "./errors.ts";
+import { cacheError, quoted } from "./errors.ts";
 import { entityTag } from "./etag.ts";
 import { checkName, contentTypeName, INTERNAL, nameProblem, rateLimitName } from "./keys.ts";
 import { type ScriptName, SCRIPTS } from "./redis_scripts.ts";
@@ -82,6 +83,18 @@ export interface RedisCacheOptions extends CacheDriverOptions {
   /** Longest wait between reconnect attempts. */
   retryMaxDelay: number;
   log?: Logger;
+}
+
+/** The options of an instance's Redis cache, from its context. */
+export function redisCacheOptions(ctx: PluginContext<RedisCacheConfig>): RedisCacheOptions {
+  return {
+    ...driverOptionsOf(ctx),
+    url: ctx.config.url,
+    commandTimeout: ctx.config.commandTimeout,
+    connectTimeout: ctx.config.connectTimeout,
+    retryMaxDelay: ctx.config.retryMaxDelay,
+    log: ctx.log,
+  };
 }
 
 /** A cache on Redis: values are strings, hashes are hashes, all under the key prefix. */
@@ -371,9 +384,10 @@ export class RedisCache implements CacheDriver {
     // more keys than the page took, the id of the spill list holding the rest (see
     // redis_scripts.ts) with how many of them earlier pages took: a few dozen characters
     // whatever the keys' length, and every key a SCAN returned is listed, once.
+    const scope = listingScope("redis", this.#prefix, prefix);
     const position = options.cursor === undefined
       ? { scan: "0", spill: undefined }
-      : parseCursor(options.cursor);
+      : parseCursor(options.cursor, scope);
     let scan = position.scan;
     const keys: string[] = [];
     /** A spill this page read to its end: deleted once the page is made. */
@@ -390,18 +404,17 @@ export class RedisCache implements CacheDriver {
         SPILL_TTL,
       );
       if (reply === 0) {
-        throw cacheError("cache.cursor_invalid", {
-          detail: `cursor has expired (a listing left for ${
+        throw invalidCursor(
+          `The cursor has expired (a listing left for ${
             SPILL_TTL / 60_000
           } minutes is forgotten); start the listing again without a cursor`,
-          field: "cursor",
-        });
+        );
       }
-      if (reply === -1) throw notOurs();
+      if (reply === -1) throw invalidCursor();
       const [items, left] = reply as [Buffer[], number];
       keys.push(...items.map(String));
       if (left > 0) {
-        return { keys, cursor: encodeCursor("r", [scan, id, offset + items.length]) };
+        return { keys, cursor: encodeCursor(scope, [scan, id, offset + items.length]) };
       }
       usedUp = id;
     }
@@ -445,9 +458,9 @@ export class RedisCache implements CacheDriver {
         prefix,
         ...pending,
       );
-      cursor = encodeCursor("r", [scan, spill, 0]);
+      cursor = encodeCursor(scope, [scan, spill, 0]);
     } else if (scan !== "") {
-      cursor = encodeCursor("r", [scan]);
+      cursor = encodeCursor(scope, [scan]);
     }
     // Only now: had this page failed, its cursor, asked for again, would still find the spill.
     if (usedUp !== undefined) {
@@ -575,7 +588,7 @@ export class RedisCache implements CacheDriver {
     const subject = key === undefined ? "" : ` for key ${quoted(key)}`;
     if ((error as { name?: string } | null)?.name !== "ReplyError") {
       // No reply at all: refused, reset, timed out, or not connected (offline queue is off).
-      return unavailable(`Cannot reach redis at ${this.#where}: ${message}`, error);
+      return cacheError.unavailable(`Cannot reach redis at ${this.#where}: ${message}`, error);
     }
     if (message.includes("WRONGTYPE")) {
       return cacheError("cache.wrong_type", {
@@ -596,7 +609,10 @@ export class RedisCache implements CacheDriver {
       });
     }
     if (/^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)/.test(message)) {
-      return unavailable(`redis at ${this.#where} cannot serve requests: ${message}`, error);
+      return cacheError.unavailable(
+        `redis at ${this.#where} cannot serve requests: ${message}`,
+        error,
+      );
     }
     return cacheError("cache.backend_error", {
       detail: `redis at ${this.#where} refused a command${subject}`,
@@ -664,34 +680,27 @@ interface ListPosition {
   spill: { id: string; offset: number } | undefined;
 }
 
-/** Reads a cursor made by `list`: `[scan]` or `[scan, spill id, offset]`. */
-function parseCursor(cursor: string): ListPosition {
-  const parts = decodeCursor("r", cursor);
-  const [scan, id, offset] = parts;
-  if (typeof scan !== "string" || !/^\d{0,20}$/.test(scan)) throw notOurs();
+/** Reads a cursor `list` made for `scope`: `[scan]` or `[scan, spill id, offset]`. */
+function parseCursor(cursor: string, scope: string): ListPosition {
+  const parts = decodeListCursor(cursor, scope);
+  if (!Array.isArray(parts)) throw invalidCursor();
+  const [scan, id, offset] = parts as unknown[];
+  if (typeof scan !== "string" || !/^\d{0,20}$/.test(scan)) throw invalidCursor();
   if (parts.length === 1) {
-    if (scan === "") throw notOurs(); // a finished listing has no cursor
+    if (scan === "") throw invalidCursor(); // a finished listing has no cursor
     return { scan, spill: undefined };
   }
   if (
     parts.length !== 3 || typeof id !== "string" || !SPILL_ID.test(id) ||
-    !Number.isSafeInteger(offset) || (offset as number) < 0
+    typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0
   ) {
-    throw notOurs();
+    throw invalidCursor();
   }
-  return { scan, spill: { id, offset: offset as number } };
+  return { scan, spill: { id, offset } };
 }
 
 /** A spill id as `list` makes it. */
 const SPILL_ID = /^[A-Za-z0-9_-]{22}$/;
-
-/** The error for a cursor `list` did not make (or made for another prefix). */
-function notOurs(): EdgeboxError {
-  return cacheError("cache.cursor_invalid", {
-    detail: "cursor is not one this server made",
-    field: "cursor",
-  });
-}
 
 /** Escapes Redis glob characters so a prefix matches only itself. */
 function globEscape(text: string): string {

@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes, routePath } from "hono/route";
 import { coreError, EdgeboxError } from "../../core/errors.ts";
 import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
+import { jsonResponse, problemResponse } from "../../core/openapi.ts";
 import { createRouter, validationError } from "../../core/routes.ts";
 import {
   badCondition,
@@ -35,18 +36,6 @@ export type CacheRoutesOptions = CacheRouteLimits;
 const TAGS = ["cache"];
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-
-const problem = (description: string) => ({
-  description,
-  content: {
-    "application/problem+json": { schema: z.object({ code: z.string() }).passthrough() },
-  },
-});
 
 const binary = (description: string) => ({
   description,
@@ -235,11 +224,11 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       responses: {
         200: binary("The value's bytes, with the content type it was stored with"),
         304: { description: "If-None-Match matched the value's ETag" },
-        400: problem("Invalid key, or a malformed or unsupported conditional header"),
-        404: problem("No such key (or it expired)"),
-        409: problem("The key holds a hash"),
-        412: problem("If-Match listed no tag of the value"),
-        503: problem("Backend unavailable (with Retry-After)"),
+        400: problemResponse("Invalid key, or a malformed or unsupported conditional header"),
+        404: problemResponse("No such key (or it expired)"),
+        409: problemResponse("The key holds a hash"),
+        412: problemResponse("If-Match listed no tag of the value"),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -280,13 +269,13 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       responses: {
         201: { description: "Created" },
         204: { description: "Replaced" },
-        400: problem("Invalid key, TTL or content type, or a malformed conditional header"),
-        412: problem(
+        400: problemResponse("Invalid key, TTL or content type, or a malformed conditional header"),
+        412: problemResponse(
           "If-Match listed no tag of the value (cache.precondition_failed), or " +
             "If-None-Match: * and the key exists (cache.key_exists)",
         ),
-        413: problem(`Value larger than ${options.maxValueSize} bytes`),
-        503: problem("Backend unavailable (with Retry-After)"),
+        413: problemResponse(`Value larger than ${options.maxValueSize} bytes`),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -336,10 +325,10 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       request: { params: s.KeyPath, headers: s.DeleteHeaders },
       responses: {
         204: { description: "Deleted" },
-        400: problem("Invalid key, or a malformed or unsupported conditional header"),
-        404: problem("No such key"),
-        412: problem("If-Match listed no tag of the value"),
-        503: problem("Backend unavailable (with Retry-After)"),
+        400: problemResponse("Invalid key, or a malformed or unsupported conditional header"),
+        404: problemResponse("No such key"),
+        412: problemResponse("If-Match listed no tag of the value"),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -366,10 +355,10 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       tags: TAGS,
       request: { params: s.KeyPath, query: s.IncrQuery },
       responses: {
-        200: json(z.object({ key: z.string(), value: z.number().int() }), "The new value"),
-        400: problem("Invalid key, increment or TTL"),
-        409: problem("The value is not an integer (or the key holds a hash)"),
-        503: problem("Backend unavailable (with Retry-After)"),
+        200: jsonResponse(z.object({ key: z.string(), value: z.number().int() }), "The new value"),
+        400: problemResponse("Invalid key, increment or TTL"),
+        409: problemResponse("The value is not an integer (or the key holds a hash)"),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -389,14 +378,19 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       method: "get",
       path: "/keys",
       summary: "List keys by prefix, a page at a time",
-      description: "Pages may be short, even empty, before the end: follow `cursor` until null. " +
-        "A key present for the whole listing is listed exactly once.",
+      description: "`?limit=&cursor=` in, `{ keys, cursor }` out: send `cursor` back for the " +
+        "next page until it is null. Pages may be short, even empty, before the end. A key " +
+        "present for the whole listing is listed exactly once. A cursor is bound to its " +
+        "listing: sent with another prefix it is 400 cache.cursor_invalid.",
       tags: TAGS,
       request: { query: s.ListQuery },
       responses: {
-        200: json(KeyPageSchema, "A page of keys"),
-        400: problem("Invalid prefix, cursor or limit"),
-        503: problem("Backend unavailable (with Retry-After)"),
+        200: jsonResponse(KeyPageSchema, "A page of keys"),
+        400: problemResponse(
+          "Invalid prefix or limit, or a cursor this listing did not return " +
+            "(cache.cursor_invalid)",
+        ),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -421,11 +415,11 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       tags: TAGS,
       request: { params: s.KeyPath },
       responses: {
-        200: json(HashSchema, "The hash"),
-        400: problem("Invalid key"),
-        404: problem("No such hash"),
-        409: problem("The key holds a value"),
-        503: problem("Backend unavailable (with Retry-After)"),
+        200: jsonResponse(HashSchema, "The hash"),
+        400: problemResponse("Invalid key"),
+        404: problemResponse("No such hash"),
+        409: problemResponse("The key holds a value"),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -451,16 +445,16 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
         body: { required: true, content: { "application/json": { schema: s.HashPatch } } },
       },
       responses: {
-        200: json(
+        200: jsonResponse(
           z.object({ key: z.string(), size: z.number().int(), created: z.boolean() }),
           "Fields the hash now holds",
         ),
-        400: problem("Invalid key, field or TTL"),
-        409: problem(
+        400: problemResponse("Invalid key, field or TTL"),
+        409: problemResponse(
           `The key holds a value, or the hash would exceed ${options.maxHashFields} fields`,
         ),
-        413: problem(`A field value larger than ${options.maxValueSize} bytes`),
-        503: problem("Backend unavailable (with Retry-After)"),
+        413: problemResponse(`A field value larger than ${options.maxValueSize} bytes`),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -485,9 +479,9 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       request: { params: s.KeyPath },
       responses: {
         204: { description: "Deleted" },
-        400: problem("Invalid key"),
-        404: problem("No such key"),
-        503: problem("Backend unavailable (with Retry-After)"),
+        400: problemResponse("Invalid key"),
+        404: problemResponse("No such key"),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -507,10 +501,10 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
       request: { params: s.FieldPath },
       responses: {
         204: { description: "Removed" },
-        400: problem("Invalid key or field"),
-        404: problem("No such hash or field"),
-        409: problem("The key holds a value"),
-        503: problem("Backend unavailable (with Retry-After)"),
+        400: problemResponse("Invalid key or field"),
+        404: problemResponse("No such hash or field"),
+        409: problemResponse("The key holds a value"),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -538,10 +532,12 @@ export function cacheRoutes(cache: CacheApi, options: CacheRoutesOptions): Plugi
         body: { required: true, content: { "application/json": { schema: s.Batch } } },
       },
       responses: {
-        200: json(BatchResultSchema, "Results, in request order within each kind"),
-        400: problem(`Invalid key or value, or more than ${options.maxBatchSize} operations`),
-        413: problem(`A value larger than ${options.maxValueSize} bytes`),
-        503: problem("Backend unavailable (with Retry-After)"),
+        200: jsonResponse(BatchResultSchema, "Results, in request order within each kind"),
+        400: problemResponse(
+          `Invalid key or value, or more than ${options.maxBatchSize} operations`,
+        ),
+        413: problemResponse(`A value larger than ${options.maxValueSize} bytes`),
+        503: problemResponse("Backend unavailable (with Retry-After)"),
       },
     }),
     async (c) => {
@@ -578,18 +574,14 @@ function tooLarge(size: number, limit: number) {
 
 /**
  * A driver error about one of its arguments, re-pointed at where that argument sits in the
- * request (`prefix` -> `query.prefix`, `set.2.key` -> `body.set.2.key`, `fields.x` -> `body.x`).
+ * request (`prefix` -> `query.prefix`, `cursor` -> `query.cursor`, `set.2.key` ->
+ * `body.set.2.key`, `fields.x` -> `body.x`).
  */
 function relocate(error: unknown, part: string): unknown {
   if (!(error instanceof EdgeboxError) || error.field === undefined) return error;
-  const field = error.field === "fields" ? part : `${part}.${error.field.replace(/^fields\./, "")}`;
-  return new EdgeboxError(error.code, error, {
-    detail: error.message,
-    field,
-    headers: error.headers,
-    extra: error.extra,
-    cause: error.cause,
-  });
+  return error.at(
+    error.field === "fields" ? part : `${part}.${error.field.replace(/^fields\./, "")}`,
+  );
 }
 
 const inQuery = (error: unknown) => relocate(error, "query");

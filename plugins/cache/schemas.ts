@@ -6,7 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { parseDuration } from "../../core/units.ts";
-import { MAX_TTL_MS } from "./config.ts";
+import { type CacheConfig, MAX_TTL_MS } from "./config.ts";
 import { MAX_CURSOR_LENGTH } from "./cursor.ts";
 import type { CacheErrorCode } from "./errors.ts";
 import { keyProblem, nameProblem, utf8Length } from "./keys.ts";
@@ -20,6 +20,19 @@ export interface CacheRouteLimits {
   readonly maxBatchSize: number;
   readonly defaultPageSize: number;
   readonly maxPageSize: number;
+}
+
+/** What the routes enforce: the limits, with the page size of a listing that names none. */
+export function routeLimitsOf(config: CacheConfig): CacheRouteLimits {
+  return {
+    maxKeyBytes: config.maxKeyBytes,
+    maxFieldBytes: config.maxFieldBytes,
+    maxValueSize: config.maxValueSize,
+    maxHashFields: config.maxHashFields,
+    maxBatchSize: config.maxBatchSize,
+    defaultPageSize: config.defaultPageSize ?? Math.min(100, config.maxPageSize),
+    maxPageSize: config.maxPageSize,
+  };
 }
 
 /** Zod issue params naming the cache code an issue maps to. */
@@ -106,12 +119,25 @@ export function cacheSchemas(limits: CacheRouteLimits) {
     prefix: name(limits.maxKeyBytes, "cache.key_invalid", 0).optional().openapi({
       description: "Only keys starting with it",
     }),
-    cursor: z.string().min(1).max(MAX_CURSOR_LENGTH).optional().openapi({
-      description: "The `cursor` of the previous page, unchanged",
+    cursor: z.string().superRefine((cursor, ctx) => {
+      if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH) {
+        issue(ctx, `Expected 1 to ${MAX_CURSOR_LENGTH} characters`, "cache.cursor_invalid");
+      }
+    }).optional().openapi({
+      type: "string",
+      minLength: 1,
+      maxLength: MAX_CURSOR_LENGTH,
+      description: "The `cursor` of the previous page, unchanged; left out: the first page",
     }),
     limit: z.coerce.number().int().min(1).max(limits.maxPageSize)
       .default(limits.defaultPageSize)
-      .openapi({ type: "integer", description: `At most ${limits.maxPageSize}` }),
+      .openapi({
+        type: "integer",
+        minimum: 1,
+        maximum: limits.maxPageSize,
+        default: limits.defaultPageSize,
+        description: `Most keys on the page; ${limits.defaultPageSize} when left out`,
+      }),
   });
 
   const HashPatch = z.record(z.string(), z.union([z.string(), z.null()]))
@@ -214,11 +240,12 @@ export const HashSchema = z.object({
   ttl: z.number().int().nullable().openapi({ description: "Seconds left; null: no expiry" }),
 }).openapi("CacheHash");
 
-/** A `GET /keys` page. */
+/** A `GET /keys` page, in the listing convention every list route shares. */
 export const KeyPageSchema = z.object({
   keys: z.array(z.string()),
   cursor: z.string().nullable().openapi({
-    description: "Pass it back for the next page; null: done",
+    description: "Always present: the opaque cursor to send back as `?cursor=` for the next " +
+      "page, or null on the last page",
   }),
 }).openapi("CacheKeyPage");
 

@@ -755,6 +755,34 @@ export function runCacheContract(target: CacheContractTarget): void {
     }
   });
 
+  test("a cursor sent with another prefix is cursor_invalid, never a silent skip", async () => {
+    await using x = await fixture();
+    const keys = ["a:1", "a:2", "a:3", "b:1", "b:2"];
+    await x.cache.batch({ set: keys.map((key) => ({ key, value: text(key) })) });
+    const { cursor } = await x.cache.list({ limit: 1, prefix: "a:" });
+    assert.ok(cursor !== undefined, "three keys on pages of one leave a next page");
+
+    for (const prefix of ["b:", "", "a"]) {
+      assert.equal(
+        await codeOf(x.cache.list({ limit: 1, prefix, cursor })),
+        "cache.cursor_invalid",
+        prefix,
+      );
+    }
+  });
+
+  test("a cursor of a driver under another key prefix is cursor_invalid", async () => {
+    await using one = await fixture();
+    await using two = await fixture();
+    for (const x of [one, two]) {
+      await x.cache.batch({ set: ["k1", "k2", "k3"].map((key) => ({ key, value: text(key) })) });
+    }
+    const { cursor } = await one.cache.list({ limit: 1 });
+    assert.ok(cursor !== undefined, "three keys on pages of one leave a next page");
+
+    assert.equal(await codeOf(two.cache.list({ limit: 1, cursor })), "cache.cursor_invalid");
+  });
+
   test("a page limit outside 1 to 10000 is a validation error", async () => {
     await using x = await fixture();
 

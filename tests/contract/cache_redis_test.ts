@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import type { EdgeboxError } from "../../core/errors.ts";
-import { decodeCursor } from "../../plugins/cache/cursor.ts";
+import { decodeListCursor, listingScope } from "../../plugins/cache/cursor.ts";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { RedisCache, type RedisCacheOptions } from "../../plugins/cache/redis.ts";
 import { configYaml, openApp, SANITIZED, waitFor } from "../core/_helpers.ts";
@@ -98,9 +98,12 @@ if (await redisReachable(url)) {
   );
 }
 
-/** The name of the spill list a Redis listing cursor points at, or `undefined` when none. */
-function spillOf(prefix: string, cursor: string): string | undefined {
-  const [, id] = decodeCursor("r", cursor);
+/**
+ * The name of the spill list a Redis listing cursor (of `namespace` under the key prefix
+ * `prefix`) points at, or `undefined` when none.
+ */
+function spillOf(prefix: string, namespace: string, cursor: string): string | undefined {
+  const [, id] = decodeListCursor(cursor, listingScope("redis", prefix, namespace)) as unknown[];
   return typeof id === "string" ? `${prefix}\0ls:${id}` : undefined;
 }
 
@@ -134,7 +137,7 @@ async function spillFixture(count: number, namespace = "") {
         seen.push(...page.keys);
         cursor = page.cursor;
         if (cursor === undefined) break;
-        const spill = spillOf(prefix, cursor);
+        const spill = spillOf(prefix, namespace, cursor);
         if (spill !== undefined && await raw.llen(spill) > atLeast) {
           return { cursor, spill, seen };
         }

@@ -840,6 +840,69 @@ Deno.test(
 );
 
 Deno.test(
+  "GET /keys answers every page as { keys, cursor }, cursor null on the last",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+    for (const key of ["a", "b", "c"]) await put(app, key, "v");
+
+    const first = await (await app.request("/v1/cache/keys?limit=2")).json();
+    const last = await (
+      await app.request(`/v1/cache/keys?limit=2&cursor=${encodeURIComponent(first.cursor)}`)
+    ).json();
+
+    assert.deepEqual(Object.keys(first).sort(), ["cursor", "keys"]);
+    assert.equal(typeof first.cursor, "string");
+    assert.deepEqual(Object.keys(last).sort(), ["cursor", "keys"]);
+    assert.equal(last.cursor, null);
+    assert.deepEqual([...first.keys, ...last.keys].sort(), ["a", "b", "c"]);
+  },
+);
+
+Deno.test(
+  "GET /keys without a limit answers at most defaultPageSize keys",
+  SANITIZED,
+  async () => {
+    await using app = await open({ defaultPageSize: 2 });
+    for (const key of ["a", "b", "c"]) await put(app, key, "v");
+
+    const page = await (await app.request("/v1/cache/keys")).json();
+
+    assert.equal(page.keys.length, 2);
+    assert.equal(typeof page.cursor, "string");
+  },
+);
+
+Deno.test(
+  "GET /keys with the cursor of another prefix is 400 cache.cursor_invalid naming query.cursor",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+    for (const key of ["a:1", "a:2", "b:1"]) await put(app, key, "v");
+    const { cursor } = await (await app.request("/v1/cache/keys?prefix=a:&limit=1")).json();
+
+    const response = await app.request(
+      `/v1/cache/keys?prefix=b:&limit=1&cursor=${encodeURIComponent(cursor)}`,
+    );
+
+    await expectProblem(response, 400, "cache.cursor_invalid", "query.cursor");
+  },
+);
+
+Deno.test(
+  "GET /keys with an empty or overlong cursor is 400 cache.cursor_invalid naming query.cursor",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+
+    for (const cursor of ["", "A".repeat(4_097)]) {
+      const response = await app.request(`/v1/cache/keys?cursor=${cursor}`);
+      await expectProblem(response, 400, "cache.cursor_invalid", "query.cursor");
+    }
+  },
+);
+
+Deno.test(
   "GET /keys with a limit over maxPageSize is 400 naming query.limit",
   SANITIZED,
   async () => {
@@ -896,6 +959,32 @@ Deno.test("the OpenAPI document describes the cache routes", SANITIZED, async ()
   }
   assert.ok(spec.paths["/v1/cache/keys/{key}"].put);
 });
+
+Deno.test(
+  "the OpenAPI document states the listing convention and the shared Problem",
+  SANITIZED,
+  async () => {
+    await using app = await open();
+
+    const spec = await (await app.request("/openapi.json")).json();
+    const list = spec.paths["/v1/cache/keys"].get;
+    const page = spec.components.schemas.CacheKeyPage;
+
+    assert.deepEqual(
+      list.parameters.map((p: { name: string }) => p.name).sort(),
+      ["cursor", "limit", "prefix"],
+    );
+    assert.ok(page.required.includes("cursor"), "cursor is always present");
+    assert.ok(
+      page.properties.cursor.nullable === true || page.properties.cursor.type?.includes("null"),
+      "cursor may be null",
+    );
+    assert.equal(
+      list.responses["400"].content["application/problem+json"].schema.$ref,
+      "#/components/schemas/Problem",
+    );
+  },
+);
 
 Deno.test("a redis backend with a typo'd option is refused at config time", SANITIZED, async () => {
   const error = await openApp(
