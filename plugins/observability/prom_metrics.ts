@@ -7,7 +7,7 @@
  * must never break the request that records it, so a conflicting declaration or a bad label is
  * reported once and turns that instrument into a no-op instead of throwing.
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, type Histogram, type Registry } from "prom-client";
 import type {
   Counter as CoreCounter,
   Gauge as CoreGauge,
@@ -107,48 +107,21 @@ export class PromMetrics implements Metrics {
 
   histogram(name: string, help: string, labelNames: readonly string[] = []): CoreHistogram {
     return this.#family(name, "histogram", labelNames, () => {
-      const buckets = [...this.#options.buckets];
-      const metric = new Histogram({
-        name,
-        help,
-        labelNames: [...labelNames],
-        buckets,
-        registers: [this.#options.registry],
-      });
+      // Series live in cells of our own, handed to the registry through its public
+      // `registerMetric` contract (an object whose `get()` answers the series), so a frozen label
+      // set counts straight into its cell with no key built per observation.
+      const family = new HistogramCells(name, help, labelNames, this.#options.buckets);
+      this.#options.registry.registerMetric(family as unknown as Histogram);
       const admit = this.#admission(name, labelNames);
-      let cells = new WeakMap<Labels, HistogramSeries>();
-      const reset = metric.reset.bind(metric);
-      metric.reset = () => {
-        reset();
-        cells = new WeakMap(); // the series recorded so far are gone
-      };
       return {
         observe: (value: number, labels?: Labels) => {
-          const series = labels ? cells.get(labels) : undefined;
-          if (series && Number.isFinite(value)) {
-            series.sum += value;
-            series.count += 1;
-            for (const bound of buckets) {
-              if (value <= bound) {
-                series.bucketValues[bound]! += 1;
-                break;
-              }
-            }
-            return;
-          }
-          if (!series && !admit(labels)) return;
-          try {
-            // The first sight of a label set goes through prom-client, which validates it.
-            if (labels) metric.observe(labels, value);
-            else metric.observe(value);
-          } catch (error) {
-            this.#report(name, "Cannot record metric", error);
-            return;
-          }
-          if (!series && labels && Object.isFrozen(labels)) {
-            const found = seriesOf(metric, labels);
-            if (found) cells.set(labels, found);
-          }
+          if (!Number.isFinite(value)) return;
+          const known = family.known(labels);
+          if (known) return known.observe(value);
+          if (!admit(labels)) return;
+          const problem = family.problemWith(labels);
+          if (problem) return this.#report(name, "Cannot record metric", new Error(problem));
+          family.series(labels).observe(value);
         },
       };
     }, noopHistogram) as CoreHistogram;
@@ -258,29 +231,121 @@ export class PromMetrics implements Metrics {
 
 PromMetrics satisfies new (options: PromMetricsOptions) => Metrics;
 
-/** What prom-client 15 keeps for one histogram series (pinned in deno.json). */
-interface HistogramSeries {
-  labels: Labels;
-  sum: number;
-  count: number;
-  /** Per-bucket (not cumulative) counts, keyed by upper bound; +Inf is `count`. */
-  bucketValues: Record<number, number>;
+/** One histogram series: per-bucket (not cumulative) counts, their sum and count. */
+class HistogramSeries {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(readonly labels: Labels, readonly bounds: readonly number[]) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.sum += value;
+    this.count += 1;
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        this.counts[i]! += 1;
+        return;
+      }
+    }
+  }
 }
 
+/** A label name Prometheus accepts (and that is not reserved for it). */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 /**
- * prom-client's record of the series it created for `labels`. It keeps the very label object
- * it was first given, so a frozen label set is looked up once and then counted into directly,
- * where `observe` would join the labels into a key and look that up on every call. This reads
- * prom-client's internals; the histogram tests read the figures back through a real parser.
+ * A histogram family kept in our own cells and read by the registry through `get()`, the shape
+ * prom-client formats for every metric (`_bucket` with `le`, `_sum`, `_count`).
  */
-function seriesOf(metric: Histogram, labels: Labels): HistogramSeries | undefined {
-  const map = (metric as unknown as { hashMap?: Record<string, HistogramSeries> }).hashMap;
-  if (!map) return undefined;
-  for (const key in map) {
-    const series = map[key]!;
-    if (series.labels === labels && typeof series.count === "number") return series;
+class HistogramCells {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  #byKey = new Map<string, HistogramSeries>();
+  #byLabels = new WeakMap<Labels, HistogramSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    readonly bounds: readonly number[],
+  ) {
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`Invalid metric name "${name}"`);
+    for (const label of labelNames) {
+      if (!LABEL_NAME.test(label) || label.startsWith("__") || label === "le") {
+        throw new Error(`Invalid label name "${label}"`);
+      }
+    }
   }
-  return undefined;
+
+  /** The series of a label set already seen by identity (the core's frozen sets). */
+  known(labels: Labels | undefined): HistogramSeries | undefined {
+    return labels ? this.#byLabels.get(labels) : this.#byKey.get("");
+  }
+
+  /** Why a label set cannot be recorded, if it cannot. */
+  problemWith(labels: Labels | undefined): string | undefined {
+    for (const label of Object.keys(labels ?? {})) {
+      if (!this.labelNames.includes(label)) {
+        return `Added label "${label}" is not included in initial labelset: ${
+          JSON.stringify(this.labelNames)
+        }`;
+      }
+    }
+    return undefined;
+  }
+
+  /** The series of a label set, created on first sight. */
+  series(labels: Labels | undefined): HistogramSeries {
+    const key = labels ? this.labelNames.map((n) => String(labels[n] ?? "")).join("\u0000") : "";
+    let series = this.#byKey.get(key);
+    if (!series) {
+      series = new HistogramSeries(labels ? { ...labels } : {}, this.bounds);
+      this.#byKey.set(key, series);
+    }
+    if (labels && Object.isFrozen(labels)) this.#byLabels.set(labels, series);
+    return series;
+  }
+
+  /** What the registry formats: cumulative buckets, `+Inf`, sum and count per series. */
+  get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] =
+      [];
+    for (const series of this.#byKey.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        cumulative += series.counts[i]!;
+        values.push({
+          labels: { ...series.labels, le: this.bounds[i]! },
+          value: cumulative,
+          metricName: `${this.name}_bucket`,
+        });
+      }
+      values.push({
+        labels: { ...series.labels, le: "+Inf" },
+        value: series.count,
+        metricName: `${this.name}_bucket`,
+      });
+      values.push({ labels: series.labels, value: series.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: series.labels, value: series.count, metricName: `${this.name}_count` });
+    }
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values,
+      aggregator: this.aggregator,
+    };
+  }
+
+  /** Forgets every series (the registry's `resetMetrics`). */
+  reset(): void {
+    this.#byKey = new Map();
+    this.#byLabels = new WeakMap();
+  }
 }
 
 /**
