@@ -4,8 +4,11 @@
  */
 // The OpenAPI-extended zod, so these schemas also document the routes (`.openapi()`).
 import { z } from "@hono/zod-openapi";
+import type { Logger } from "../../core/log.ts";
 import { duration, size } from "../../core/units.ts";
 import type { ConsumerSpec, StreamSpec } from "./driver.ts";
+import type { MemoryMessagingOptions } from "./memory.ts";
+import type { NatsMessagingOptions } from "./nats.ts";
 import { MIN_MAX_AGE } from "./streams.ts";
 import { NAME_PATTERN, subjectProblem, type SubjectUse } from "./subjects.ts";
 
@@ -104,32 +107,11 @@ const common = {
   ackSecret: z.string().min(32).optional(),
 };
 
-/** Config of the messaging plugin. */
-export const MessagingConfig = z.discriminatedUnion("backend", [
-  z.strictObject({
-    backend: z.literal("nats"),
-    /** Server URL, or several separated by commas. */
-    url: z.string().min(1).default("nats://127.0.0.1:4222"),
-    /** Token auth; an empty string means none. */
-    token: z.string().optional(),
-    user: z.string().optional(),
-    password: z.string().optional(),
-    /** Path of a `.creds` file (JWT auth). */
-    creds: z.string().optional(),
-    /** Connection name shown in NATS monitoring (default `edgebox-<instance>`). */
-    name: z.string().max(256).optional(),
-    connectTimeout: duration().default(5_000),
-    /** Bound on every JetStream API call, publish and ack confirmation. */
-    apiTimeout: duration().pipe(z.number().min(100)).default(5_000),
-    ...common,
-  }),
-  z.strictObject({
-    backend: z.literal("memory"),
-    /** Bytes all streams together may hold; publishes past it are refused (507). */
-    maxTotalBytes: size().pipe(z.number().positive()).default(256 * 1024 * 1024),
-    ...common,
-  }),
-]).superRefine((config, ctx) => {
+/** Refuses a stream, or a stream's consumer, defined twice. */
+function uniqueNames(
+  config: { streams: { name: string }[]; consumers: { stream: string; name: string }[] },
+  ctx: z.RefinementCtx,
+): void {
   const names = new Set<string>();
   config.streams.forEach((stream, i) => {
     if (names.has(stream.name)) {
@@ -153,10 +135,93 @@ export const MessagingConfig = z.discriminatedUnion("backend", [
     }
     consumers.add(key);
   });
-});
+}
 
-/** Validated messaging config. */
-export type MessagingConfig = z.output<typeof MessagingConfig>;
+/** Config of the NATS JetStream backend. */
+export const NatsMessagingConfig = z.strictObject({
+  backend: z.literal("nats"),
+  /** Server URL, or several separated by commas. */
+  url: z.string().min(1).default("nats://127.0.0.1:4222"),
+  /** Token auth; an empty string means none. */
+  token: z.string().optional(),
+  user: z.string().optional(),
+  password: z.string().optional(),
+  /** Path of a `.creds` file (JWT auth). */
+  creds: z.string().optional(),
+  /** Connection name shown in NATS monitoring (default `edgebox-<instance>`). */
+  name: z.string().max(256).optional(),
+  connectTimeout: duration().default(5_000),
+  /** Bound on every JetStream API call, publish and ack confirmation. */
+  apiTimeout: duration().pipe(z.number().min(100)).default(5_000),
+  ...common,
+}).superRefine(uniqueNames);
+
+/** Config of the embedded, in-process broker. */
+export const MemoryMessagingConfig = z.strictObject({
+  backend: z.literal("memory"),
+  /** Bytes all streams together may hold; publishes past it are refused (507). */
+  maxTotalBytes: size().pipe(z.number().positive()).default(256 * 1024 * 1024),
+  ...common,
+}).superRefine(uniqueNames);
+
+/** Validated config of the NATS backend. */
+export type NatsMessagingConfig = z.output<typeof NatsMessagingConfig>;
+
+/** Validated config of the embedded backend. */
+export type MemoryMessagingConfig = z.output<typeof MemoryMessagingConfig>;
+
+/** Validated messaging config, whichever the backend. */
+export type MessagingConfig = NatsMessagingConfig | MemoryMessagingConfig;
+
+/** JSON routes (streams, consumers, acks) need room even when payloads are kept tiny. */
+const MIN_BODY_LIMIT = 64 * 1024;
+
+/** The largest request body the routes accept: a payload, or a JSON body of fair size. */
+export function bodyLimit(config: MessagingConfig): number {
+  return Math.max(config.maxPayload, MIN_BODY_LIMIT);
+}
+
+/** What an instance's config and name give every driver. */
+interface Instance<Config> {
+  /** The instance name. */
+  name: string;
+  config: Config;
+}
+
+/** The options every driver shares: provisioning, ack tokens bound to the instance, limits. */
+function commonOptions({ name, config }: Instance<MessagingConfig>) {
+  return {
+    scope: name,
+    maxPayload: config.maxPayload,
+    streams: config.streams.map(toStreamSpec),
+    consumers: config.consumers.map(toConsumerSpec),
+    ...(config.ackSecret === undefined ? {} : { ackSecret: config.ackSecret }),
+  };
+}
+
+/** The NATS driver's options for an instance. */
+export function natsOptions(
+  instance: Instance<NatsMessagingConfig> & { log: Logger },
+): NatsMessagingOptions {
+  const { config } = instance;
+  return {
+    ...commonOptions(instance),
+    url: config.url,
+    connectTimeout: config.connectTimeout,
+    apiTimeout: config.apiTimeout,
+    log: instance.log,
+    ...(config.token ? { token: config.token } : {}),
+    ...(config.user ? { user: config.user } : {}),
+    ...(config.password ? { password: config.password } : {}),
+    ...(config.creds ? { creds: config.creds } : {}),
+    ...(config.name ? { name: config.name } : {}),
+  };
+}
+
+/** The embedded broker's options for an instance. */
+export function memoryOptions(instance: Instance<MemoryMessagingConfig>): MemoryMessagingOptions {
+  return { ...commonOptions(instance), maxTotalBytes: instance.config.maxTotalBytes };
+}
 
 /** A stream from config as the driver takes it. */
 export function toStreamSpec(stream: z.output<typeof StreamConfig>): StreamSpec {

@@ -201,10 +201,26 @@ export interface Responder {
   close(): Promise<void>;
 }
 
-/** A page of a listing. */
+/**
+ * Which page of a listing by name: the first `limit` names (in code-point order) after `after`,
+ * from the start when it is omitted. Keyed by name, so a page stays right while others are added
+ * or deleted.
+ */
 export interface Page {
-  offset: number;
   limit: number;
+  after?: string;
+}
+
+/** One page of streams; `more` is true when names follow the last one. */
+export interface StreamPage {
+  streams: StreamInfo[];
+  more: boolean;
+}
+
+/** One page of a stream's consumers; `more` is true when names follow the last one. */
+export interface ConsumerPage {
+  consumers: ConsumerInfo[];
+  more: boolean;
 }
 
 /** A messaging backend. Every failure is an `EdgeboxError` from the messaging error table. */
@@ -231,14 +247,14 @@ export interface MessagingDriver extends AsyncDisposable {
   respond(subject: string, handler: RequestHandler): Promise<Responder>;
 
   /** Streams, by name, one page at a time. */
-  listStreams(page: Page): Promise<{ streams: StreamInfo[]; total: number }>;
+  listStreams(page: Page): Promise<StreamPage>;
   streamInfo(name: string): Promise<StreamInfo>;
   /** Creates or updates a stream; `created` tells which. */
   putStream(spec: StreamSpec): Promise<{ info: StreamInfo; created: boolean }>;
   deleteStream(name: string): Promise<void>;
 
   /** A stream's consumers, by name, one page at a time. */
-  listConsumers(stream: string, page: Page): Promise<{ consumers: ConsumerInfo[]; total: number }>;
+  listConsumers(stream: string, page: Page): Promise<ConsumerPage>;
   consumerInfo(stream: string, name: string): Promise<ConsumerInfo>;
   /** Creates or updates a durable pull consumer; `created` tells which. */
   putConsumer(spec: ConsumerSpec): Promise<{ info: ConsumerInfo; created: boolean }>;

@@ -2,7 +2,7 @@
  * The messaging plugin's error table: every failure a client can see, with its status. Drivers
  * throw these (keeping the client library's error as `cause`), so routes never map errors.
  */
-import { EdgeboxError, errorFactory, type ErrorOptions } from "../../core/errors.ts";
+import { defineErrors, EdgeboxError, type Errors, type ErrorSpec } from "../../core/errors.ts";
 
 /** Codes of the messaging plugin, `messaging.<reason>`. */
 export const messagingErrors = {
@@ -26,23 +26,17 @@ export const messagingErrors = {
   "messaging.too_many_subscriptions": { status: 429, title: "Too many subscriptions" },
   "messaging.too_many_fetches": { status: 429, title: "Too many waiting fetches" },
   "messaging.storage_full": { status: 507, title: "Messaging storage is full" },
-} as const;
+  "messaging.cursor_invalid": { status: 400, title: "Listing cursor is invalid" },
+} as const satisfies Record<string, ErrorSpec>;
 
 /** A code from the messaging table. */
 export type MessagingErrorCode = keyof typeof messagingErrors;
 
-/** Creates an error from the messaging table. */
-export const messagingError: (code: MessagingErrorCode, options?: ErrorOptions) => EdgeboxError =
-  errorFactory(messagingErrors);
-
-/** The backend cannot be reached: 503 with `Retry-After`, so clients back off and retry. */
-export function unavailable(detail: string, cause?: unknown): EdgeboxError {
-  return messagingError("messaging.unavailable", {
-    detail,
-    headers: { "Retry-After": "1" },
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
+/**
+ * Creates an error from the messaging table; `messagingError.unavailable(detail, cause)` is the
+ * backend-unreachable 503 with `Retry-After`, so clients back off and retry.
+ */
+export const messagingError: Errors<MessagingErrorCode> = defineErrors(messagingErrors);
 
 /** True when `error` is a messaging error with this code. */
 export function hasCode(error: unknown, code: MessagingErrorCode): boolean {

@@ -13,6 +13,7 @@ import type {
   AckAction,
   AckOptions,
   ConsumerInfo,
+  ConsumerPage,
   ConsumerSpec,
   DeliveredMessage,
   DeliverPolicy,
@@ -28,12 +29,14 @@ import type {
   RequestHandler,
   Responder,
   StreamInfo,
+  StreamPage,
   StreamSpec,
   SubscribeOptions,
   Subscription,
 } from "./driver.ts";
-import { messagingError, unavailable } from "./errors.ts";
+import { messagingError } from "./errors.ts";
 import type { BrokerEvent, BrokerJournal } from "./journal.ts";
+import { namePage } from "./name_page.ts";
 import { messageSize, payloadSize } from "./payload.ts";
 import { resolveStreamSpec } from "./streams.ts";
 import { filtersOverlap, filterSubsumes, subjectMatches } from "./subjects.ts";
@@ -246,13 +249,12 @@ export class MemoryMessaging implements MessagingDriver {
     });
   }
 
-  listStreams(page: Page): Promise<{ streams: StreamInfo[]; total: number }> {
+  listStreams(page: Page): Promise<StreamPage> {
     return settle(() => {
       this.#assertConnected();
-      const names = [...this.#state.streams.keys()].sort();
-      const streams = names.slice(page.offset, page.offset + page.limit)
-        .map((name) => this.#streamInfo(this.#state.streams.get(name)!));
-      return { streams, total: names.length };
+      const { items, more } = namePage(this.#state.streams.keys(), (name) => name, page);
+      const streams = items.map((name) => this.#streamInfo(this.#state.streams.get(name)!));
+      return { streams, more };
     });
   }
 
@@ -305,17 +307,12 @@ export class MemoryMessaging implements MessagingDriver {
     await this.#flush();
   }
 
-  listConsumers(
-    stream: string,
-    page: Page,
-  ): Promise<{ consumers: ConsumerInfo[]; total: number }> {
+  listConsumers(stream: string, page: Page): Promise<ConsumerPage> {
     return settle(() => {
       this.#assertConnected();
       const s = this.#stream(stream);
-      const names = [...s.consumers.keys()].sort();
-      const consumers = names.slice(page.offset, page.offset + page.limit)
-        .map((name) => consumerInfo(s, s.consumers.get(name)!));
-      return { consumers, total: names.length };
+      const { items, more } = namePage(s.consumers.keys(), (name) => name, page);
+      return { consumers: items.map((name) => consumerInfo(s, s.consumers.get(name)!)), more };
     });
   }
 
@@ -577,7 +574,7 @@ export class MemoryMessaging implements MessagingDriver {
   // --- lookups ---
 
   #assertConnected(): void {
-    if (!this.#connected) throw unavailable("The embedded broker is stopped");
+    if (!this.#connected) throw messagingError.unavailable("The embedded broker is stopped");
   }
 
   #stream(name: string): MemoryStream {

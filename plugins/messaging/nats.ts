@@ -27,6 +27,7 @@ import type {
   AckAction,
   AckOptions,
   ConsumerInfo,
+  ConsumerPage,
   ConsumerSpec,
   DeliveredMessage,
   FetchOptions,
@@ -40,11 +41,12 @@ import type {
   RequestHandler,
   Responder,
   StreamInfo,
+  StreamPage,
   StreamSpec,
   SubscribeOptions,
   Subscription,
 } from "./driver.ts";
-import { hasCode, messagingError, unavailable } from "./errors.ts";
+import { hasCode, messagingError } from "./errors.ts";
 import {
   fromConsumerInfo,
   fromHeaders,
@@ -57,6 +59,7 @@ import {
   toHeaders,
   toStreamConfig,
 } from "./nats_convert.ts";
+import { namePage } from "./name_page.ts";
 import { payloadSize } from "./payload.ts";
 import { resolveStreamSpec } from "./streams.ts";
 import { filterSubsumes, NAME_PATTERN } from "./subjects.ts";
@@ -136,7 +139,7 @@ export class NatsMessaging implements MessagingDriver {
     const current = this.#connection;
     if (current && !current.nc.isClosed()) {
       if (!this.#online) {
-        throw unavailable(`NATS at ${this.#where} is reconnecting`);
+        throw messagingError.unavailable(`NATS at ${this.#where} is reconnecting`);
       }
       if (!this.#provisioned) await this.#provision(current);
       return;
@@ -303,13 +306,14 @@ export class NatsMessaging implements MessagingDriver {
     };
   }
 
-  async listStreams(page: Page): Promise<{ streams: StreamInfo[]; total: number }> {
+  async listStreams(page: Page): Promise<StreamPage> {
     const { jsm } = this.#live();
     try {
+      // JetStream lists by offset and in no promised order: read the names, then the page.
       const all: StreamInfo[] = [];
       for await (const info of jsm.streams.list()) all.push(fromStreamInfo(info));
-      all.sort((a, b) => a.config.name.localeCompare(b.config.name));
-      return { streams: all.slice(page.offset, page.offset + page.limit), total: all.length };
+      const { items, more } = namePage(all, (info) => info.config.name, page);
+      return { streams: items, more };
     } catch (error) {
       throw natsError(error, "stream", "Cannot list streams");
     }
@@ -340,10 +344,7 @@ export class NatsMessaging implements MessagingDriver {
     }
   }
 
-  async listConsumers(
-    stream: string,
-    page: Page,
-  ): Promise<{ consumers: ConsumerInfo[]; total: number }> {
+  async listConsumers(stream: string, page: Page): Promise<ConsumerPage> {
     const { jsm } = this.#live();
     assertName(stream, "stream");
     try {
@@ -352,8 +353,8 @@ export class NatsMessaging implements MessagingDriver {
         // Subscriptions' ordered consumers are ephemeral plumbing, not the user's.
         if (info.config.durable_name) all.push(fromConsumerInfo(info));
       }
-      all.sort((a, b) => a.config.name.localeCompare(b.config.name));
-      return { consumers: all.slice(page.offset, page.offset + page.limit), total: all.length };
+      const { items, more } = namePage(all, (info) => info.config.name, page);
+      return { consumers: items, more };
     } catch (error) {
       throw natsError(error, "consumer", `Cannot list the consumers of stream "${stream}"`);
     }
@@ -455,7 +456,7 @@ export class NatsMessaging implements MessagingDriver {
       nc = await connect(await this.#connectionOptions());
     } catch (error) {
       this.#lastError = redactText(`Cannot connect to NATS at ${url}: ${messageOf(error)}`);
-      throw unavailable(this.#lastError, error);
+      throw messagingError.unavailable(this.#lastError, error);
     }
     this.#online = true;
     this.#provisioned = false;
@@ -477,7 +478,7 @@ export class NatsMessaging implements MessagingDriver {
     } catch (error) {
       await nc.close();
       this.#lastError = redactText(`Cannot use JetStream at ${url}: ${messageOf(error)}`);
-      throw unavailable(this.#lastError, error);
+      throw messagingError.unavailable(this.#lastError, error);
     }
     this.#connection = connection;
     try {
@@ -511,7 +512,10 @@ export class NatsMessaging implements MessagingDriver {
       try {
         options.authenticator = credsAuthenticator(await Deno.readFile(o.creds));
       } catch (error) {
-        throw unavailable(`Cannot read NATS credentials "${o.creds}": ${messageOf(error)}`, error);
+        throw messagingError.unavailable(
+          `Cannot read NATS credentials "${o.creds}": ${messageOf(error)}`,
+          error,
+        );
       }
     }
     return options;
@@ -557,9 +561,11 @@ export class NatsMessaging implements MessagingDriver {
   #live(): Connection {
     const connection = this.#connection;
     if (!connection || connection.nc.isClosed()) {
-      throw unavailable(this.#lastError ?? `Not connected to NATS at ${this.#where}`);
+      throw messagingError.unavailable(
+        this.#lastError ?? `Not connected to NATS at ${this.#where}`,
+      );
     }
-    if (!this.#online) throw unavailable(`NATS at ${this.#where} is reconnecting`);
+    if (!this.#online) throw messagingError.unavailable(`NATS at ${this.#where} is reconnecting`);
     return connection;
   }
 

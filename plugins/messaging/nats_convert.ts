@@ -27,7 +27,7 @@ import type {
   StreamInfo,
   StreamSettings,
 } from "./driver.ts";
-import { messagingError, type MessagingErrorCode, unavailable } from "./errors.ts";
+import { messagingError, type MessagingErrorCode } from "./errors.ts";
 
 const NS = 1_000_000;
 
@@ -211,7 +211,9 @@ export function natsError(error: unknown, about: Subject, action: string): Edgeb
   if (error instanceof JetStreamApiError) {
     const code = CONFLICTS[error.code];
     if (code) return messagingError(code, { detail, cause: error });
-    if (error.status === 503 || error.code === 10039) return unavailable(detail, error);
+    if (error.status === 503 || error.code === 10039) {
+      return messagingError.unavailable(detail, error);
+    }
     if (error.status === 400 || error.code === 10052) {
       const invalid = about === "consumer"
         ? "messaging.consumer_invalid"
@@ -237,7 +239,7 @@ export function natsError(error: unknown, about: Subject, action: string): Edgeb
     error instanceof errors.ConnectionError || error instanceof errors.ClosedConnectionError ||
     error instanceof errors.DrainingConnectionError || jsOff
   ) {
-    return unavailable(detail, error);
+    return messagingError.unavailable(detail, error);
   }
   if (error instanceof errors.InvalidArgumentError && /max_payload/.test(reason)) {
     return messagingError("messaging.payload_too_large", { detail, field: "body", cause: error });

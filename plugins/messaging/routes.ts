@@ -7,16 +7,21 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { CursorError, decodeCursor, encodeCursor } from "../../core/cursor.ts";
 import { EdgeboxError } from "../../core/errors.ts";
 import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
+import { jsonResponse, problemResponse } from "../../core/openapi.ts";
+import type { PluginContext } from "../../core/plugin.ts";
 import { createRouter, validationError } from "../../core/routes.ts";
 import {
   MAX_SUBJECT_LENGTH,
+  type MessagingConfig,
   type MessagingIssueParams,
   ResourceName,
   subject,
   withoutUndefined,
 } from "./config.ts";
+import { deliverySpans } from "./delivery_trace.ts";
 import type {
   AckAction,
   DeliveredMessage,
@@ -26,6 +31,7 @@ import type {
 } from "./driver.ts";
 import { messagingError } from "./errors.ts";
 import { payloadSize } from "./payload.ts";
+import { NAME_PATTERN } from "./subjects.ts";
 import {
   ackBody,
   ConsumerBody,
@@ -50,6 +56,8 @@ import { SubscriptionSlots } from "./subscription_slots.ts";
 
 /** Options of {@linkcode messagingRoutes}. */
 export interface MessagingRoutesOptions extends SchemaLimits {
+  /** The instance name: listing cursors are bound to it. */
+  instance: string;
   /** Largest payload plus headers accepted (the driver's own limit may be lower). */
   maxPayload: number;
   /** Most `Msg-*` headers a publish or request may carry. */
@@ -74,18 +82,6 @@ export interface MessagingRoutesOptions extends SchemaLimits {
 const TAGS = ["messaging"];
 const MSG_HEADER = /^msg-([A-Za-z0-9][A-Za-z0-9-]{0,63})$/i;
 const MSG_ID = /^[\x21-\x7e]{1,256}$/;
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-
-const problem = (description: string) => ({
-  description,
-  content: {
-    "application/problem+json": { schema: z.object({ code: z.string() }).passthrough() },
-  },
-});
 
 const bytes = (description: string) => ({
   description,
@@ -148,6 +144,43 @@ function idempotencyKey(c: Context<AppEnv>): string | undefined {
   return key;
 }
 
+/** The position a listing cursor carries: the last name of the previous page. */
+function cursorAfter(cursor: string | undefined, scope: string): string | undefined {
+  if (cursor === undefined) return undefined;
+  let position: unknown;
+  try {
+    position = decodeCursor(cursor, scope);
+  } catch (error) {
+    if (!(error instanceof CursorError)) throw error;
+    throw messagingError("messaging.cursor_invalid", {
+      detail: error.message,
+      field: "query.cursor",
+      cause: error,
+    });
+  }
+  if (typeof position === "string" && NAME_PATTERN.test(position)) return position;
+  throw messagingError("messaging.cursor_invalid", {
+    detail: "The cursor is not one this API returned",
+    field: "query.cursor",
+  });
+}
+
+/** The routes' options for a plugin instance: its config, its lifecycle signals, its hooks. */
+export function routeOptions(ctx: PluginContext<MessagingConfig>): MessagingRoutesOptions {
+  const subscriptions = ctx.metrics.gauge(
+    "edgebox_messaging_subscriptions",
+    "Server-sent event subscriptions open now",
+  );
+  return {
+    ...ctx.config,
+    instance: ctx.name,
+    signal: AbortSignal.any([ctx.draining, ctx.signal]),
+    traceHeaders: () => ctx.traceHeaders(),
+    onDelivered: deliverySpans(ctx),
+    onSubscriptions: (open) => subscriptions.set(open),
+  };
+}
+
 /** Builds the messaging sub-app. */
 export function messagingRoutes(
   driver: MessagingDriver,
@@ -198,11 +231,11 @@ export function messagingRoutes(
         "duplicate window a no-op; `Content-Type` and `Msg-<Name>` headers travel with the message.",
       request: { params: SubjectParam("publish") },
       responses: {
-        200: json(PubAckSchema, "Stored (or a duplicate of a message stored earlier)"),
-        400: problem("Invalid subject or headers"),
-        404: problem("No stream captures the subject"),
-        413: problem("Payload too large"),
-        503: problem("Backend unavailable"),
+        200: jsonResponse(PubAckSchema, "Stored (or a duplicate of a message stored earlier)"),
+        400: problemResponse("Invalid subject or headers"),
+        404: problemResponse("No stream captures the subject"),
+        413: problemResponse("Payload too large"),
+        503: problemResponse("Backend unavailable"),
       },
     }),
     async (c) => {
@@ -230,8 +263,8 @@ export function messagingRoutes(
           description: "An event stream; each event's data is a MessagingEvent",
           content: { "text/event-stream": { schema: z.string() } },
         },
-        404: problem("No stream captures the subject"),
-        429: problem("Too many subscriptions"),
+        404: problemResponse("No stream captures the subject"),
+        429: problemResponse("Too many subscriptions"),
       },
     }),
     async (c) => {
@@ -302,8 +335,8 @@ export function messagingRoutes(
       },
       responses: {
         200: bytes("The reply's payload, with its content type; its headers as Msg-*"),
-        503: problem("Nobody answers on the subject"),
-        504: problem("No reply in time"),
+        503: problemResponse("Nobody answers on the subject"),
+        504: problemResponse("No reply in time"),
       },
     }),
     async (c) => {
@@ -334,12 +367,20 @@ export function messagingRoutes(
       summary: "List streams with their config and state",
       tags: TAGS,
       request: { query: pageQuery(options.maxPageSize) },
-      responses: { 200: json(StreamListSchema, "A page of streams") },
+      responses: {
+        200: jsonResponse(StreamListSchema, "A page of streams, by name"),
+        400: problemResponse("Invalid limit or cursor"),
+      },
     }),
     async (c) => {
-      const page = c.req.valid("query");
-      const { streams, total } = await driver.listStreams(page);
-      return c.json({ streams: streams.map(streamView), total, ...page }, 200);
+      const { limit, cursor } = c.req.valid("query");
+      const scope = `${options.instance}/streams`;
+      const after = cursorAfter(cursor, scope);
+      const { streams, more } = await driver.listStreams(
+        after === undefined ? { limit } : { limit, after },
+      );
+      const next = more ? encodeCursor(scope, streams.at(-1)!.config.name) : null;
+      return c.json({ streams: streams.map(streamView), cursor: next }, 200);
     },
   );
 
@@ -351,8 +392,8 @@ export function messagingRoutes(
       tags: TAGS,
       request: { params: StreamParam },
       responses: {
-        200: json(StreamInfoSchema, "The stream"),
-        404: problem("No such stream"),
+        200: jsonResponse(StreamInfoSchema, "The stream"),
+        404: problemResponse("No such stream"),
       },
     }),
     async (c) => c.json(streamView(await driver.streamInfo(c.req.valid("param").name)), 200),
@@ -369,9 +410,9 @@ export function messagingRoutes(
         body: { required: true, content: { "application/json": { schema: StreamBody } } },
       },
       responses: {
-        200: json(StreamInfoSchema, "Updated"),
-        201: json(StreamInfoSchema, "Created"),
-        409: problem("Subjects overlap another stream, or retention/storage would change"),
+        200: jsonResponse(StreamInfoSchema, "Updated"),
+        201: jsonResponse(StreamInfoSchema, "Created"),
+        409: problemResponse("Subjects overlap another stream, or retention/storage would change"),
       },
     }),
     async (c) => {
@@ -390,7 +431,7 @@ export function messagingRoutes(
       summary: "Delete a stream with its messages and consumers",
       tags: TAGS,
       request: { params: StreamParam },
-      responses: { 204: { description: "Deleted" }, 404: problem("No such stream") },
+      responses: { 204: { description: "Deleted" }, 404: problemResponse("No such stream") },
     }),
     async (c) => {
       await driver.deleteStream(c.req.valid("param").name);
@@ -416,14 +457,22 @@ export function messagingRoutes(
         query: pageQuery(options.maxPageSize),
       },
       responses: {
-        200: json(ConsumerListSchema, "A page of consumers"),
-        404: problem("No such stream"),
+        200: jsonResponse(ConsumerListSchema, "A page of consumers, by name"),
+        400: problemResponse("Invalid limit or cursor"),
+        404: problemResponse("No such stream"),
       },
     }),
     async (c) => {
-      const page = c.req.valid("query");
-      const { consumers, total } = await driver.listConsumers(c.req.valid("param").stream, page);
-      return c.json({ consumers: consumers.map(consumerView), total, ...page }, 200);
+      const { stream } = c.req.valid("param");
+      const { limit, cursor } = c.req.valid("query");
+      const scope = `${options.instance}/consumers/${stream}`;
+      const after = cursorAfter(cursor, scope);
+      const { consumers, more } = await driver.listConsumers(
+        stream,
+        after === undefined ? { limit } : { limit, after },
+      );
+      const next = more ? encodeCursor(scope, consumers.at(-1)!.config.name) : null;
+      return c.json({ consumers: consumers.map(consumerView), cursor: next }, 200);
     },
   );
 
@@ -438,10 +487,10 @@ export function messagingRoutes(
         body: { required: true, content: { "application/json": { schema: ConsumerBody } } },
       },
       responses: {
-        200: json(ConsumerInfoSchema, "Updated"),
-        201: json(ConsumerInfoSchema, "Created"),
-        404: problem("No such stream"),
-        409: problem("Conflicts with another consumer, or deliver would change"),
+        200: jsonResponse(ConsumerInfoSchema, "Updated"),
+        201: jsonResponse(ConsumerInfoSchema, "Created"),
+        404: problemResponse("No such stream"),
+        409: problemResponse("Conflicts with another consumer, or deliver would change"),
       },
     }),
     async (c) => {
@@ -461,8 +510,8 @@ export function messagingRoutes(
       tags: TAGS,
       request: { params: ConsumerParams },
       responses: {
-        200: json(ConsumerInfoSchema, "The consumer"),
-        404: problem("No such stream or consumer"),
+        200: jsonResponse(ConsumerInfoSchema, "The consumer"),
+        404: problemResponse("No such stream or consumer"),
       },
     }),
     async (c) => {
@@ -478,7 +527,10 @@ export function messagingRoutes(
       summary: "Delete a consumer",
       tags: TAGS,
       request: { params: ConsumerParams },
-      responses: { 204: { description: "Deleted" }, 404: problem("No such stream or consumer") },
+      responses: {
+        204: { description: "Deleted" },
+        404: problemResponse("No such stream or consumer"),
+      },
     }),
     async (c) => {
       const { stream, consumer } = c.req.valid("param");
@@ -503,8 +555,8 @@ export function messagingRoutes(
         }),
       },
       responses: {
-        200: json(FetchSchema, "Messages, each with an opaque ack token"),
-        404: problem("No such stream or consumer"),
+        200: jsonResponse(FetchSchema, "Messages, each with an opaque ack token"),
+        404: problemResponse("No such stream or consumer"),
       },
     }),
     async (c) => {
@@ -535,8 +587,8 @@ export function messagingRoutes(
       },
       responses: {
         204: { description: "Done" },
-        400: problem("A token this instance did not issue"),
-        404: problem("The consumer is gone"),
+        400: problemResponse("A token this instance did not issue"),
+        404: problemResponse("The consumer is gone"),
       },
     }),
     async (c) => {
@@ -552,13 +604,7 @@ export function messagingRoutes(
         } catch (error) {
           if (!Array.isArray(body) || !(error instanceof EdgeboxError) || !error.field) throw error;
           // Name the failing entry of a batch.
-          throw new EdgeboxError(error.code, error, {
-            detail: `${error.message} (entry ${i})`,
-            field: `body.${i}.token`,
-            headers: error.headers,
-            extra: error.extra,
-            cause: error.cause,
-          });
+          throw error.at(`body.${i}.token`);
         }
       }
       return c.body(null, 204);

@@ -43,13 +43,20 @@ export function queryDuration(max: number, fallback: number) {
   }).openapi({ type: "string", example: "5s" });
 }
 
-/** `offset` and `limit` of a listing. */
+/** `limit` and `cursor` of a listing (a cursor is checked when decoded, against its listing). */
 export function pageQuery(maxPageSize: number) {
   return z.object({
-    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
     limit: z.coerce.number().int().min(1).max(maxPageSize).default(Math.min(100, maxPageSize)),
+    cursor: z.string().optional().openapi({
+      description: "The `cursor` of the previous page, unchanged; the first page without one",
+    }),
   });
 }
+
+/** The `cursor` member of a page: what to send back for the next page, `null` on the last. */
+const NextCursor = z.string().nullable().openapi({
+  description: "Opaque; pass it back as ?cursor= for the next page. null on the last page",
+});
 
 /** Where a subscription starts: `new`, `all`, `last`, `seq:N` or `time:RFC3339`. */
 export const DeliverQuery = z.string().optional().transform((value, ctx): DeliverPolicy => {
@@ -130,12 +137,10 @@ export const StreamInfoSchema = z.object({
   created: z.string(),
 }).openapi("MessagingStream");
 
-/** A page of streams. */
+/** A page of streams, by name. */
 export const StreamListSchema = z.object({
   streams: z.array(StreamInfoSchema),
-  total: z.number(),
-  offset: z.number(),
-  limit: z.number(),
+  cursor: NextCursor,
 }).openapi("MessagingStreamList");
 
 /** A consumer's config and progress. */
@@ -157,12 +162,10 @@ export const ConsumerInfoSchema = z.object({
   created: z.string(),
 }).openapi("MessagingConsumer");
 
-/** A page of consumers. */
+/** A page of consumers, by name. */
 export const ConsumerListSchema = z.object({
   consumers: z.array(ConsumerInfoSchema),
-  total: z.number(),
-  offset: z.number(),
-  limit: z.number(),
+  cursor: NextCursor,
 }).openapi("MessagingConsumerList");
 
 const MessageFields = {

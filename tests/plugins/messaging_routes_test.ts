@@ -265,6 +265,21 @@ Deno.test("a token this instance did not issue is 400", SANITIZED, async () => {
   assert.equal(problem.field, "body.token");
 });
 
+Deno.test("a bad token in an ack batch is 400 naming its entry", SANITIZED, async () => {
+  await using running = await open();
+  await setUpConsumer(running);
+  await (await publish(running, "orders.created", "one")).body?.cancel();
+  const [message] = await fetchMessages(running);
+  const response = await postJson(running, "/v1/messaging/ack", [
+    { token: message!.token },
+    { token: "v1.JEpTLkFDSy54.AAAAAAAAAAAAAAAAAAAAAA" },
+  ]);
+  assert.equal(response.status, 400);
+  const problem = await problemOf(response);
+  assert.equal(problem.code, "messaging.token_invalid");
+  assert.equal(problem.field, "body.1.token");
+});
+
 Deno.test("a token issued by another instance is 400", SANITIZED, async () => {
   await using running = await openApp(
     configYaml({
@@ -457,7 +472,7 @@ Deno.test("streams are created, updated, listed, read and deleted", SANITIZED, a
     "events",
     "orders",
   ]);
-  assert.equal(list.total, 2);
+  assert.equal(list.cursor, null);
   const deleted = await running.request("/v1/messaging/streams/events", { method: "DELETE" });
   assert.equal(deleted.status, 204);
   const gone = await running.request("/v1/messaging/streams/events");
@@ -514,11 +529,99 @@ Deno.test("consumers are created, updated, read, listed and deleted", SANITIZED,
   assert.equal(updated.status, 200);
   assert.equal((await updated.json()).config.ackWait, "1m");
   const list = await (await running.request("/v1/messaging/consumers/orders")).json();
-  assert.equal(list.total, 1);
+  assert.deepEqual(list.consumers.map((c: { config: { name: string } }) => c.config.name), [
+    "worker",
+  ]);
+  assert.equal(list.cursor, null);
   assert.equal((await running.request(path, { method: "DELETE" })).status, 204);
   const gone = await running.request(path);
   assert.equal(gone.status, 404);
   assert.equal((await problemOf(gone)).code, "messaging.consumer_not_found");
+});
+
+/** Every name a listing returns, following its cursor with pages of `limit`. */
+async function listAll(running: RunningApp, path: string, items: string, limit: number) {
+  const names: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor !== null) query.set("cursor", cursor);
+    const response = await running.request(`${path}?${query}`);
+    assert.equal(response.status, 200);
+    const page = await response.json();
+    assert.ok(page[items].length <= limit);
+    assert.ok("cursor" in page);
+    names.push(...page[items].map((item: { config: { name: string } }) => item.config.name));
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return names;
+}
+
+Deno.test(
+  "streams and consumers are listed by name, page after page, until the cursor is null",
+  SANITIZED,
+  async () => {
+    await using running = await open();
+    for (const name of ["b", "c", "a", "d"]) {
+      const response = await putJson(running, `/v1/messaging/streams/${name}`, {
+        subjects: [`${name}.>`],
+        storage: "memory",
+      });
+      assert.equal(response.status, 201);
+      await response.body?.cancel();
+      const consumer = await putJson(running, `/v1/messaging/consumers/orders/${name}`, {});
+      assert.equal(consumer.status, 201);
+      await consumer.body?.cancel();
+    }
+    assert.deepEqual(await listAll(running, "/v1/messaging/streams", "streams", 2), [
+      "a",
+      "b",
+      "c",
+      "d",
+      "orders",
+    ]);
+    assert.deepEqual(await listAll(running, "/v1/messaging/consumers/orders", "consumers", 3), [
+      "a",
+      "b",
+      "c",
+      "d",
+    ]);
+  },
+);
+
+Deno.test(
+  "a listing cursor that is altered, or from another listing, is 400 naming query.cursor",
+  SANITIZED,
+  async () => {
+    await using running = await open({
+      streams: [ORDERS, { name: "audit", subjects: ["audit.>"], storage: "memory" }],
+    });
+    const first = await (await running.request("/v1/messaging/streams?limit=1")).json();
+    assert.equal(typeof first.cursor, "string");
+    for (
+      const path of [
+        `/v1/messaging/consumers/orders?cursor=${first.cursor}`,
+        `/v1/messaging/streams?cursor=${first.cursor}x`,
+        "/v1/messaging/streams?cursor=not-a-cursor",
+        "/v1/messaging/streams?cursor=",
+      ]
+    ) {
+      const response = await running.request(path);
+      assert.equal(response.status, 400, path);
+      const problem = await problemOf(response);
+      assert.equal(problem.code, "messaging.cursor_invalid", path);
+      assert.equal(problem.field, "query.cursor", path);
+    }
+  },
+);
+
+Deno.test("a listing's limit is bounded by maxPageSize", SANITIZED, async () => {
+  await using running = await open({ maxPageSize: 5 });
+  for (const limit of ["0", "6", "many"]) {
+    const response = await running.request(`/v1/messaging/streams?limit=${limit}`);
+    assert.equal(response.status, 400, limit);
+    assert.equal((await problemOf(response)).field, "query.limit", limit);
+  }
 });
 
 Deno.test("a consumer on a missing stream is 404", SANITIZED, async () => {
