@@ -222,7 +222,7 @@ export interface BackendPluginDeclaration<B extends Backends, Exports> {
   /** Capabilities built from `api`'s exports. */
   provides?: readonly Provision[];
   /** Largest request body of its routes, when it differs from `server.bodyLimit`. */
-  bodyLimit?(config: ConfigOf<B>): number;
+  bodyLimit?(config: ConfigOf<B>): number | undefined;
   /** See {@linkcode PluginInstance.routeScope}. */
   routeScope?(method: string, path: string): string | undefined;
 }

@@ -7,7 +7,6 @@ import { z } from "zod";
 import { CORE_PATHS } from "../../core/mounts.ts";
 import { duration } from "../../core/units.ts";
 
-
 /** Default histogram buckets, in seconds (request and operation latencies). */
 export const DEFAULT_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
