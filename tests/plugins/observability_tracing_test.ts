@@ -14,8 +14,6 @@ import {
   observabilityYaml,
   openObservedApp,
   type OtlpReceiver,
-  scrape,
-  series,
   startOtlpReceiver,
 } from "./_observability_helpers.ts";
 
