@@ -1,58 +1,41 @@
 /**
- * Listing cursors as clients see them: the backend's own cursor wrapped with the prefix and
- * delimiter it belongs to, so a cursor replayed against another listing is refused (400)
- * rather than silently skipping or repeating keys. Also the plugin's one base64url codec.
+ * Object listing cursors, on the core's one opaque cursor (core/cursor.ts): the backend's own
+ * position (an S3 continuation token, the filesystem's last key) bound to the listing it came
+ * from, so a cursor replayed against another instance, backend, prefix or delimiter is refused
+ * (400 `storage.cursor_invalid`) rather than silently skipping or repeating keys.
  */
+import { createHash } from "node:crypto";
+import { CursorError, decodeCursor } from "../../core/cursor.ts";
 import { storageError } from "./errors.ts";
 
-/** The listing a cursor belongs to. */
-export interface CursorScope {
-  prefix: string;
-  delimiter: string;
+export { encodeCursor, MAX_CURSOR_LENGTH } from "../../core/cursor.ts";
+
+/**
+ * The scope of one listing. The prefix and delimiter enter as a digest, so a cursor stays short
+ * whatever their length (a prefix may be as long as a key, and the position may be a key too).
+ */
+export function listingScope(base: string, prefix: string, delimiter: string): string {
+  // 22 characters of base64url: 132 bits of SHA-256, plenty to tell listings apart.
+  const digest = createHash("sha256").update(`${prefix}\0${delimiter}`).digest("base64url");
+  return `${base}:${digest.slice(0, 22)}`;
 }
 
-function invalid(detail: string) {
-  return storageError("storage.cursor_invalid", { detail, field: "query.cursor" });
-}
-
-/** Bytes as unpadded base64url (RFC 4648 section 5), safe in a query string. */
-export function toBase64Url(bytes: Uint8Array): string {
-  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
-}
-
-/** The bytes of base64url text; throws `SyntaxError` when it is not base64url. */
-export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.fromBase64(text, { alphabet: "base64url" });
-}
-
-/** Text (any Unicode) as base64url over its UTF-8 bytes. */
-export function encodeText(text: string): string {
-  return toBase64Url(new TextEncoder().encode(text));
-}
-
-/** The text inside {@linkcode encodeText}'s output; throws when it is not valid base64url UTF-8. */
-export function decodeText(text: string): string {
-  return new TextDecoder("utf-8", { fatal: true }).decode(fromBase64Url(text));
-}
-
-/** Wraps a backend cursor for a client. */
-export function wrapCursor(inner: string, scope: CursorScope): string {
-  return encodeText(JSON.stringify({ v: 1, p: scope.prefix, d: scope.delimiter, c: inner }));
-}
-
-/** The backend cursor inside a client's cursor; throws `storage.cursor_invalid`. */
-export function unwrapCursor(text: string, scope: CursorScope): string {
-  let parsed: { v?: unknown; p?: unknown; d?: unknown; c?: unknown };
+/** The backend position inside a client's cursor of the listing `scope`; 400 otherwise. */
+export function decodeListCursor(text: string, scope: string): string {
+  let position: unknown;
   try {
-    parsed = JSON.parse(decodeText(text));
-  } catch {
-    throw invalid("The cursor is not one this API returned");
+    position = decodeCursor(text, scope);
+  } catch (error) {
+    if (!(error instanceof CursorError)) throw error;
+    throw invalidCursor(error.message);
   }
-  if (parsed?.v !== 1 || typeof parsed.c !== "string") {
-    throw invalid("The cursor is not one this API returned");
+  if (typeof position !== "string" || position === "") {
+    throw invalidCursor("The cursor is not one this API returned");
   }
-  if (parsed.p !== scope.prefix || parsed.d !== scope.delimiter) {
-    throw invalid("The cursor belongs to a listing with another prefix or delimiter");
-  }
-  return parsed.c;
+  return position;
+}
+
+/** `storage.cursor_invalid`, naming the query parameter. */
+export function invalidCursor(detail: string) {
+  return storageError("storage.cursor_invalid", { detail, field: "query.cursor" });
 }

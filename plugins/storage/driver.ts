@@ -2,7 +2,7 @@
  * What every storage backend does. Bodies are web streams in and out, so no operation ever
  * holds a whole object in memory; routes speak only to this interface.
  */
-import type { HealthReport } from "../../core/plugin.ts";
+import type { Driver, HealthReport } from "../../core/plugin.ts";
 import type { Preconditions } from "./conditions.ts";
 import type { ByteRange, RangeRequest } from "./ranges.ts";
 
@@ -99,8 +99,11 @@ export interface PresignOptions {
   method: "GET" | "PUT";
   /** Seconds the URL stays valid. */
   expiresIn: number;
-  /** Where edgebox serves this instance (`http://host/v1/storage`), for edgebox-signed URLs. */
-  baseUrl: string;
+  /**
+   * The URL of edgebox's route for signed requests (`https://host/presigned/storage`), which
+   * edgebox-signed URLs point at; backends that sign their own URLs ignore it.
+   */
+  routeUrl: string;
 }
 
 /** A URL a client can use without an API key. */
@@ -120,7 +123,7 @@ export interface SignedRequest {
 }
 
 /** A storage backend. Keys are validated by the driver too (see `keys.ts`). */
-export interface StorageDriver extends AsyncDisposable {
+export interface StorageDriver extends Driver, AsyncDisposable {
   /** `s3` or `filesystem`. */
   readonly backend: string;
   readonly features: ReadonlySet<StorageFeature>;

@@ -2,7 +2,7 @@
  * The storage plugin's error table: every failure a storage route or driver reports, with its
  * HTTP status. Codes are `storage.<reason>`; clients match on them, never on messages.
  */
-import { type EdgeboxError, errorFactory, type ErrorOptions } from "../../core/errors.ts";
+import { defineErrors, type EdgeboxError, type Errors, type ErrorSpec } from "../../core/errors.ts";
 
 /** Every error the storage plugin raises. */
 export const storageErrors = {
@@ -26,26 +26,16 @@ export const storageErrors = {
   "storage.unavailable": { status: 503, title: "Storage backend unavailable" },
   "storage.bucket_missing": { status: 503, title: "Bucket does not exist" },
   "storage.insufficient_space": { status: 507, title: "No space left on the storage backend" },
-} as const;
+} as const satisfies Record<string, ErrorSpec>;
 
 /** A code of the storage error table. */
 export type StorageErrorCode = keyof typeof storageErrors;
 
-/** Creates an error from the storage table. */
-export const storageError: (code: StorageErrorCode, options?: ErrorOptions) => EdgeboxError =
-  errorFactory(storageErrors);
-
-/** Seconds a client should wait after a 503 from the backend. */
-const RETRY_AFTER_SECONDS = 2;
-
-/** The backend cannot be reached or timed out: 503 with `Retry-After`, the cause kept. */
-export function unavailable(detail: string, cause?: unknown): EdgeboxError {
-  return storageError("storage.unavailable", {
-    detail,
-    cause,
-    headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
-  });
-}
+/**
+ * Creates an error from the storage table; `storageError.unavailable(detail, cause)` is the 503
+ * with `Retry-After` for a backend that cannot be reached or timed out.
+ */
+export const storageError: Errors<StorageErrorCode> = defineErrors(storageErrors);
 
 /** A range that starts past the end: 416 with `Content-Range: bytes *\/size` as HTTP asks. */
 export function rangeNotSatisfiable(key: string, size: number): EdgeboxError {

@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
 import { EdgeboxError } from "../../core/errors.ts";
-import type { HealthReport } from "../../core/plugin.ts";
+import { defineBackend, type HealthReport } from "../../core/plugin.ts";
 import {
   assertWritable,
   evaluatePreconditions,
@@ -23,7 +23,8 @@ import {
   type Preconditions,
   rangeApplies,
 } from "./conditions.ts";
-import { decodeText, encodeText } from "./cursor.ts";
+import { FilesystemStorageConfig } from "./config.ts";
+import { invalidCursor } from "./cursor.ts";
 import type {
   CopyOptions,
   DeleteOptions,
@@ -41,7 +42,7 @@ import type {
   StorageFeature,
   WrittenObject,
 } from "./driver.ts";
-import { notFound, rangeNotSatisfiable, storageError, unavailable } from "./errors.ts";
+import { notFound, rangeNotSatisfiable, storageError } from "./errors.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { assertKey, compareKeys } from "./keys.ts";
 import { type ByteRange, resolveRange } from "./ranges.ts";
@@ -146,24 +147,20 @@ function fileStream(file: Deno.FsFile, length: number): ReadableStream<Uint8Arra
   }, { highWaterMark: 0 });
 }
 
-/** Keys are any Unicode: base64url over UTF-8 (`btoa` takes Latin-1 only). */
-function encodeCursor(cursor: FsCursor): string {
-  return encodeText(JSON.stringify({ k: cursor.key, p: cursor.prefix ? 1 : 0 }));
+/**
+ * The position after a page: `o` or `p` (an object, or a common prefix) then the key. Plain text,
+ * since the route wraps it in the one opaque cursor; any other text is not one of ours.
+ */
+function positionOf(cursor: FsCursor): string {
+  return `${cursor.prefix ? "p" : "o"}${cursor.key}`;
 }
 
-function decodeCursor(text: string): FsCursor {
-  try {
-    const parsed = JSON.parse(decodeText(text));
-    if (typeof parsed?.k === "string" && (parsed.p === 0 || parsed.p === 1)) {
-      return { key: parsed.k, prefix: parsed.p === 1 };
-    }
-  } catch {
-    // falls through to the error below
+function cursorAt(position: string): FsCursor {
+  const kind = position[0];
+  if ((kind !== "o" && kind !== "p") || position.length < 2) {
+    throw invalidCursor("The cursor was not made by this listing");
   }
-  throw storageError("storage.cursor_invalid", {
-    detail: "The cursor was not made by this listing",
-    field: "query.cursor",
-  });
+  return { key: position.slice(1), prefix: kind === "p" };
 }
 
 function toInfo(sidecar: Sidecar): ObjectInfo {
@@ -367,7 +364,7 @@ export class FilesystemStorage implements StorageDriver {
     this.#assertOpen();
     const prefix = options.prefix ?? "";
     const delimiter = options.delimiter || undefined;
-    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const after = options.cursor ? cursorAt(options.cursor) : undefined;
     const objects: ListedObject[] = [];
     const prefixes: string[] = [];
     let last: FsCursor | undefined;
@@ -409,7 +406,7 @@ export class FilesystemStorage implements StorageDriver {
     } finally {
       await walk.return(undefined);
     }
-    return more && last ? { objects, prefixes, cursor: encodeCursor(last) } : { objects, prefixes };
+    return more && last ? { objects, prefixes, cursor: positionOf(last) } : { objects, prefixes };
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<WrittenObject> {
@@ -467,7 +464,7 @@ export class FilesystemStorage implements StorageDriver {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw unavailable("The filesystem storage backend is closed");
+    if (this.#closed) throw storageError.unavailable("The filesystem storage backend is closed");
   }
 
   /** The sidecar path of a key, after checking the key and that the path stays in the root. */
@@ -640,7 +637,10 @@ export class FilesystemStorage implements StorageDriver {
       });
     }
     if (isNotFound(error)) {
-      return unavailable(`Cannot ${action}: storage root "${this.#root}" is missing`, error);
+      return storageError.unavailable(
+        `Cannot ${action}: storage root "${this.#root}" is missing`,
+        error,
+      );
     }
     return storageError("storage.backend_error", {
       detail: `Cannot ${action}: ${message}`,
@@ -650,3 +650,34 @@ export class FilesystemStorage implements StorageDriver {
 }
 
 FilesystemStorage satisfies new (options: FilesystemStorageOptions) => StorageDriver;
+
+/** The driver options of a filesystem config block; `scope` is the instance name. */
+export function filesystemStorageOptions(
+  config: FilesystemStorageConfig,
+  scope: string,
+): FilesystemStorageOptions {
+  return {
+    root: config.root,
+    fsync: config.fsync,
+    maxObjectSize: config.maxObjectSize,
+    maxKeyLength: config.maxKeyLength,
+    presign: {
+      ...(config.presignSecret ? { secret: new TextEncoder().encode(config.presignSecret) } : {}),
+      scope,
+    },
+  };
+}
+
+/** The `filesystem` backend of the storage plugin. */
+export const filesystemBackend = defineBackend({
+  config: FilesystemStorageConfig,
+  system: "filesystem",
+  create(ctx): StorageDriver {
+    if (!ctx.config.presignSecret) {
+      ctx.log.warn(
+        "presignSecret is not set: presigned URLs are signed with a per-process key and stop working when edgebox restarts",
+      );
+    }
+    return new FilesystemStorage(filesystemStorageOptions(ctx.config, ctx.name));
+  },
+});

@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
 import { coreError } from "../../core/errors.ts";
+import { jsonResponse, problemResponse } from "../../core/openapi.ts";
 import { createRouter, validationError } from "../../core/routes.ts";
 import {
   type ConditionalMethod,
@@ -15,7 +16,7 @@ import {
   preconditionFailed,
   type Preconditions,
 } from "./conditions.ts";
-import { unwrapCursor, wrapCursor } from "./cursor.ts";
+import { decodeListCursor, encodeCursor, listingScope, MAX_CURSOR_LENGTH } from "./cursor.ts";
 import type { StorageDriver } from "./driver.ts";
 import { storageError, tooLarge } from "./errors.ts";
 import { assertKey, hasControl, utf8Length } from "./keys.ts";
@@ -25,7 +26,7 @@ import { checkedBody, countedStream } from "./streams.ts";
 
 /** Options of {@linkcode storageRoutes} and {@linkcode presignedRoutes}. */
 export interface StorageRoutesOptions {
-  /** Instance name: routes live at `/v1/<instance>`. */
+  /** Instance name: the core mounts the routes at `/v1/<instance>`. */
   instance: string;
   maxObjectSize: number;
   maxKeyLength: number;
@@ -36,7 +37,7 @@ export interface StorageRoutesOptions {
   maxPresignExpiry: number;
   /**
    * Base URL clients reach edgebox at, for edgebox-signed URLs. Left out, those URLs are
-   * path-relative (`/v1/<instance>/presigned?...`): the request's `Host` is the client's
+   * path-relative (`/presigned/<instance>?...`): the request's `Host` is the client's
    * say-so and never goes into a signed URL.
    */
   publicUrl?: string;
@@ -47,9 +48,6 @@ export interface StorageRoutesOptions {
 }
 
 type StorageContext = Context<AppEnv>;
-
-const Problem = z.object({ code: z.string(), detail: z.string(), field: z.string().optional() });
-const problemContent = { "application/problem+json": { schema: Problem } };
 
 const Written = z.object({ key: z.string(), size: z.number(), etag: z.string() })
   .openapi("StoredObject");
@@ -88,8 +86,25 @@ const CONDITION_HEADERS = {
   }),
 };
 
+/**
+ * Where the core mounts the instance's routes. Taken once from the instance name (what the core
+ * mounts by) rather than per request: the request context carries the path, not the mount.
+ */
+function mountOf(options: StorageRoutesOptions): string {
+  return `/v1/${options.instance}`;
+}
+
+/**
+ * Where edgebox-signed URLs point: a public root route, outside `/v1/` because the core's mount
+ * table reserves every `/v1/` path for plugin mounts (which always need an API key).
+ */
+export function presignedPath(options: Pick<StorageRoutesOptions, "instance">): string {
+  return `/presigned/${options.instance}`;
+}
+
 /** The object handlers both the API and presigned URLs use. */
 function objectHandlers(driver: StorageDriver, options: StorageRoutesOptions) {
+  const objects = `${mountOf(options)}/objects/`;
   return {
     /** GET and HEAD: stream the object (or a range of it) with its headers, or 304. */
     async read(c: StorageContext, key: string): Promise<Response> {
@@ -150,9 +165,7 @@ function objectHandlers(driver: StorageDriver, options: StorageRoutesOptions) {
       });
       return c.json(written, 201, {
         ETag: written.etag,
-        Location: `/v1/${options.instance}/objects/${
-          key.split("/").map(encodeURIComponent).join("/")
-        }`,
+        Location: objects + key.split("/").map(encodeURIComponent).join("/"),
       });
     },
   };
@@ -189,16 +202,10 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       },
     },
     responses: {
-      201: { description: "Stored", content: { "application/json": { schema: Written } } },
-      400: {
-        description: "Bad key, metadata, checksum or conditional header",
-        content: problemContent,
-      },
-      412: {
-        description: "A condition does not hold (field names the header)",
-        content: problemContent,
-      },
-      413: { description: "Larger than maxObjectSize", content: problemContent },
+      201: jsonResponse(Written, "Stored"),
+      400: problemResponse("Bad key, metadata, checksum or conditional header"),
+      412: problemResponse("A condition does not hold (field names the header)"),
+      413: problemResponse("Larger than maxObjectSize"),
     },
   });
   app.put(`/objects/:key{${ANY}}`, (c) => handlers.write(c, keyOf(c)));
@@ -227,10 +234,10 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       },
       206: { description: "Part of the object (Content-Range)" },
       304: { description: "Not modified" },
-      400: { description: "Bad key or conditional header", content: problemContent },
-      404: { description: "No such object", content: problemContent },
-      412: { description: "If-Match or If-Unmodified-Since failed", content: problemContent },
-      416: { description: "Range not satisfiable", content: problemContent },
+      400: problemResponse("Bad key or conditional header"),
+      404: problemResponse("No such object"),
+      412: problemResponse("If-Match or If-Unmodified-Since failed"),
+      416: problemResponse("Range not satisfiable"),
     },
   });
   app.get(`/objects/:key{${ANY}}`, (c) => handlers.read(c, keyOf(c)));
@@ -243,8 +250,8 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
     request: { params: KeyPath, headers: z.object(CONDITION_HEADERS) },
     responses: {
       204: { description: "Gone (or never there)" },
-      400: { description: "Bad key or conditional header", content: problemContent },
-      412: { description: "A condition does not hold", content: problemContent },
+      400: problemResponse("Bad key or conditional header"),
+      412: problemResponse("A condition does not hold"),
     },
   });
   app.delete(`/objects/:key{${ANY}}`, async (c) => {
@@ -266,13 +273,12 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       body: { required: true, content: { "application/json": { schema: CopyBody } } },
     },
     responses: {
-      201: { description: "Copied", content: { "application/json": { schema: Written } } },
-      400: {
-        description: "Bad key, body or conditional header (x-amz-copy-source-if-* is refused)",
-        content: problemContent,
-      },
-      404: { description: "No such source object", content: problemContent },
-      412: { description: "A condition on the destination does not hold", content: problemContent },
+      201: jsonResponse(Written, "Copied"),
+      400: problemResponse(
+        "Bad key, body or conditional header (x-amz-copy-source-if-* is refused)",
+      ),
+      404: problemResponse("No such source object"),
+      412: problemResponse("A condition on the destination does not hold"),
     },
   });
   app.post(`/objects/:key{${ANY}}/copy`, async (c) => {
@@ -318,7 +324,10 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
     delimiter: z.string().min(1).max(16).refine((d) => !hasControl(d), {
       message: "No control characters",
     }).optional(),
-    cursor: z.string().max(4096).optional(),
+    cursor: z.string().max(MAX_CURSOR_LENGTH).optional().openapi({
+      description:
+        "The previous page's `cursor`, unchanged (opaque; bound to this prefix and delimiter)",
+    }),
     limit: z.coerce.number().int().min(1).max(options.maxListLimit)
       .default(options.defaultListLimit),
   });
@@ -330,8 +339,12 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       lastModified: z.string(),
     })),
     prefixes: z.array(z.string()),
-    cursor: z.string().nullable(),
+    cursor: z.string().nullable().openapi({
+      description: "Pass it back for the next page; null on the last page",
+    }),
   }).openapi("ObjectList");
+  // Which listing a cursor belongs to: fixed parts once here, prefix and delimiter per request.
+  const listing = `storage.objects:${options.instance}:${driver.backend}`;
 
   app.openapi(
     createRoute({
@@ -341,18 +354,18 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
       tags: ["storage"],
       request: { query: ListQuery },
       responses: {
-        200: { description: "A page", content: { "application/json": { schema: ListResult } } },
-        400: { description: "Bad query or cursor", content: problemContent },
+        200: jsonResponse(ListResult, "A page"),
+        400: problemResponse("Bad query or cursor"),
       },
     }),
     async (c) => {
       const query = c.req.valid("query");
-      const scope = { prefix: query.prefix, delimiter: query.delimiter ?? "" };
+      const scope = listingScope(listing, query.prefix, query.delimiter ?? "");
       const page = await driver.list({
         prefix: query.prefix,
         limit: query.limit,
         ...(query.delimiter ? { delimiter: query.delimiter } : {}),
-        ...(query.cursor ? { cursor: unwrapCursor(query.cursor, scope) } : {}),
+        ...(query.cursor ? { cursor: decodeListCursor(query.cursor, scope) } : {}),
       });
       return c.json({
         objects: page.objects.map((o) => ({
@@ -362,11 +375,14 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
           lastModified: o.lastModified.toISOString(),
         })),
         prefixes: page.prefixes,
-        cursor: page.cursor === undefined ? null : wrapCursor(page.cursor, scope),
+        cursor: page.cursor === undefined ? null : encodeCursor(scope, page.cursor),
       }, 200);
     },
   );
 
+  // Never the request's Host (or an absolute-form target): a client could point the signed URL
+  // at any host it likes. Without publicUrl the URL is path-relative.
+  const presignedUrl = `${options.publicUrl?.replace(/\/+$/, "") ?? ""}${presignedPath(options)}`;
   const PresignBody = z.object({
     key: z.string().min(1),
     method: z.enum(["GET", "PUT"]).default("GET"),
@@ -391,20 +407,17 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
         body: { required: true, content: { "application/json": { schema: PresignBody } } },
       },
       responses: {
-        200: { description: "Signed", content: { "application/json": { schema: Presigned } } },
-        400: { description: "Bad key or expiry", content: problemContent },
+        200: jsonResponse(Presigned, "Signed"),
+        400: problemResponse("Bad key or expiry"),
       },
     }),
     async (c) => {
       const body = c.req.valid("json");
       assertKey(body.key, options.maxKeyLength, "body.key");
-      // Never the request's Host (or an absolute-form target): a client could point the
-      // signed URL at any host it likes. Without publicUrl the URL is path-relative.
-      const origin = options.publicUrl?.replace(/\/+$/, "") ?? "";
       const signed = await driver.presign(body.key, {
         method: body.method,
         expiresIn: body.expiresIn,
-        baseUrl: `${origin}/v1/${options.instance}`,
+        routeUrl: presignedUrl,
       });
       return c.json({
         url: signed.url,
@@ -418,8 +431,10 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
 }
 
 /**
- * The route edgebox-signed URLs point at: `/v1/<instance>/presigned?key=&expires=&signature=`.
- * It is mounted as a public root route (no API key); the signature is the credential.
+ * The route edgebox-signed URLs point at: `/presigned/<instance>?key=&expires=&signature=`.
+ * It is mounted as a public root route (no API key); the signature is the credential. Outside
+ * the instance's mount, the core's body guard does not apply: the object handlers bound the
+ * body themselves (413 past `maxObjectSize`, before and while it streams).
  */
 export function presignedRoutes(
   driver: StorageDriver,
@@ -427,7 +442,7 @@ export function presignedRoutes(
 ): PluginRoutes {
   const app = createRouter();
   const handlers = objectHandlers(driver, options);
-  const path = `/v1/${options.instance}/presigned`;
+  const path = presignedPath(options);
   const SignedQuery = z.object({
     key: z.string().min(1),
     expires: z.string().max(12),
@@ -451,7 +466,7 @@ export function presignedRoutes(
     request: { query: SignedQuery },
     responses: {
       200: { description: "The object" },
-      403: { description: "Bad or expired signature", content: problemContent },
+      403: problemResponse("Bad or expired signature"),
     },
   });
   app.get(path, async (c) => handlers.read(c, await verified(c, "GET")));

@@ -24,7 +24,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { EdgeboxError } from "../../core/errors.ts";
-import type { HealthReport } from "../../core/plugin.ts";
+import { defineBackend, type HealthReport } from "../../core/plugin.ts";
 import { redactText } from "../../core/redact.ts";
 import {
   assertWritable,
@@ -36,6 +36,7 @@ import {
   rangeApplies,
 } from "./conditions.ts";
 import { messageOf } from "../../core/timing.ts";
+import { S3StorageConfig } from "./config.ts";
 import type {
   CopyOptions,
   DeleteOptions,
@@ -52,10 +53,9 @@ import type {
   StorageFeature,
   WrittenObject,
 } from "./driver.ts";
-import { notFound, rangeNotSatisfiable, storageError, tooLarge, unavailable } from "./errors.ts";
+import { notFound, rangeNotSatisfiable, storageError, tooLarge } from "./errors.ts";
 import { assertKey } from "./keys.ts";
 import { formatRange } from "./ranges.ts";
-
 import { checkedBody } from "./streams.ts";
 
 /** Options of {@linkcode S3Storage}. */
@@ -500,7 +500,7 @@ export class S3Storage implements StorageDriver {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw unavailable("The s3 storage backend is closed");
+    if (this.#closed) throw storageError.unavailable("The s3 storage backend is closed");
   }
 
   /**
@@ -629,7 +629,7 @@ export class S3Storage implements StorageDriver {
       status === undefined || status >= 500 || status === 429 ||
       name === "TimeoutError" || name === "AbortError"
     ) {
-      return unavailable(`${detail}: ${messageOf(error) || name}`, error);
+      return storageError.unavailable(`${detail}: ${messageOf(error) || name}`, error);
     }
     if (status === 404 && key !== undefined) return notFound(key);
     if (name === "EntityTooLarge") return tooLarge(this.#options.maxObjectSize);
@@ -647,3 +647,34 @@ export class S3Storage implements StorageDriver {
 }
 
 S3Storage satisfies new (options: S3StorageOptions) => StorageDriver;
+
+/** The driver options of an s3 config block. */
+export function s3StorageOptions(config: S3StorageConfig): S3StorageOptions {
+  return {
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    region: config.region,
+    bucket: config.bucket,
+    ...(config.accessKeyId && config.secretAccessKey
+      ? {
+        credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+      }
+      : {}),
+    forcePathStyle: config.forcePathStyle,
+    createBucket: config.createBucket,
+    partSize: config.partSize,
+    uploadConcurrency: config.uploadConcurrency,
+    connectTimeout: config.connectTimeout,
+    requestTimeout: config.requestTimeout,
+    idleTimeout: config.idleTimeout,
+    maxAttempts: config.maxAttempts,
+    maxObjectSize: config.maxObjectSize,
+    maxKeyLength: config.maxKeyLength,
+  };
+}
+
+/** The `s3` backend of the storage plugin. */
+export const s3Backend = defineBackend({
+  config: S3StorageConfig,
+  system: "s3",
+  create: ({ config }): StorageDriver => new S3Storage(s3StorageOptions(config)),
+});

@@ -4,13 +4,14 @@
  * expires, and a change to any of them breaks the signature.
  */
 import type { EdgeboxError } from "../../core/errors.ts";
-import { fromBase64Url, toBase64Url } from "./cursor.ts";
 import type { SignedRequest } from "./driver.ts";
 import { storageError } from "./errors.ts";
 
 const encoder = new TextEncoder();
 const EXPIRES = /^\d{1,12}$/;
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
+/** Signatures travel in a query string: unpadded base64url (RFC 4648 section 5). */
+const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
 
 /** Options of {@linkcode UrlSigner}. */
 export interface UrlSignerOptions {
@@ -44,10 +45,10 @@ export class UrlSigner {
     return encoder.encode(`edgebox-presign-v1\n${this.#scope}\n${method}\n${expires}\n${key}`);
   }
 
-  /** A URL under `baseUrl` that allows `method` on `key` for `expiresIn` seconds. */
+  /** A URL of `routeUrl` that allows `method` on `key` for `expiresIn` seconds. */
   async sign(
     key: string,
-    options: { method: "GET" | "PUT"; expiresIn: number; baseUrl: string },
+    options: { method: "GET" | "PUT"; expiresIn: number; routeUrl: string },
   ): Promise<{ url: string; expiresAt: Date }> {
     const expires = String(Math.floor(this.#now() / 1000) + options.expiresIn);
     const signature = new Uint8Array(
@@ -57,9 +58,9 @@ export class UrlSigner {
         this.#payload(key, options.method, expires),
       ),
     );
-    const query = new URLSearchParams({ key, expires, signature: toBase64Url(signature) });
+    const query = new URLSearchParams({ key, expires, signature: signature.toBase64(BASE64URL) });
     return {
-      url: `${options.baseUrl.replace(/\/+$/, "")}/presigned?${query}`,
+      url: `${options.routeUrl}?${query}`,
       expiresAt: new Date(Number(expires) * 1000),
     };
   }
@@ -73,7 +74,7 @@ export class UrlSigner {
     const good = await crypto.subtle.verify(
       "HMAC",
       await this.#key,
-      fromBase64Url(request.signature),
+      Uint8Array.fromBase64(request.signature, { alphabet: "base64url" }),
       this.#payload(request.key, request.method, request.expires),
     );
     if (!good) {

@@ -877,16 +877,16 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
       const signed = await driver.presign(key, {
         method: "GET",
         expiresIn: 60,
-        baseUrl: "http://edgebox.test/v1/storage",
+        routeUrl: "http://edgebox.test/presigned/storage",
       });
-      assert.ok(signed.url.startsWith("http://edgebox.test/v1/storage/"), signed.url);
+      assert.ok(signed.url.startsWith("http://edgebox.test/presigned/storage?"), signed.url);
       return;
     }
-    const put = await driver.presign(key, { method: "PUT", expiresIn: 60, baseUrl: "unused" });
+    const put = await driver.presign(key, { method: "PUT", expiresIn: 60, routeUrl: "unused" });
     const upload = await fetch(put.url, { method: "PUT", body: text("via presigned PUT") });
     await upload.body?.cancel();
     assert.equal(upload.status, 200);
-    const get = await driver.presign(key, { method: "GET", expiresIn: 60, baseUrl: "unused" });
+    const get = await driver.presign(key, { method: "GET", expiresIn: 60, routeUrl: "unused" });
     const download = await fetch(get.url);
     assert.equal(await download.text(), "via presigned PUT");
     assert.ok(get.expiresAt.getTime() > Date.now());
@@ -898,7 +898,7 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
       const signed = await driver.presign(key, {
         method,
         expiresIn: 60,
-        baseUrl: "http://edgebox.test/v1/storage",
+        routeUrl: "http://edgebox.test/presigned/storage",
       });
       const url = new URL(signed.url);
       return {

@@ -123,7 +123,7 @@ Deno.test({
       const signed = await driver.presign("k", {
         method: "GET",
         expiresIn: 60,
-        baseUrl: "http://h",
+        routeUrl: "http://h",
       });
       const url = new URL(signed.url);
       const request = {
@@ -152,7 +152,7 @@ Deno.test({
       await using a = new FilesystemStorage({ ...options(root), presign: { scope: "a", secret } });
       await using b = new FilesystemStorage({ ...options(root), presign: { scope: "b", secret } });
       const url = new URL(
-        (await a.presign("k", { method: "GET", expiresIn: 60, baseUrl: "http://h" })).url,
+        (await a.presign("k", { method: "GET", expiresIn: 60, routeUrl: "http://h" })).url,
       );
       const request = {
         key: "k",

@@ -214,7 +214,8 @@ Deno.test({
       options({ endpoint: `http://127.0.0.1:${closedPort()}`, maxAttempts: 1, connectTimeout }),
     );
     const error = await rejectsWith(driver.connect(), "storage.unavailable");
-    assert.equal((error as { headers?: Record<string, string> }).headers?.["Retry-After"], "2");
+    const retryAfter = (error as { headers?: Record<string, string> }).headers?.["Retry-After"];
+    assert.ok(Number(retryAfter) >= 1, `Retry-After ${retryAfter}`);
     await rejectsWith(driver.head("k"), "storage.unavailable");
     await rejectsWith(driver.list({ limit: 10 }), "storage.unavailable");
     assert.equal((await driver.ping()).status, "down");

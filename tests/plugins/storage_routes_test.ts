@@ -703,7 +703,7 @@ Deno.test({
 
     const putUrl = (await (await presign(app, { key: "shared/report.csv", method: "PUT" })).json())
       .url;
-    assert.match(putUrl, /^\/v1\/storage\/presigned\?key=/);
+    assert.match(putUrl, /^\/presigned\/storage\?key=/);
     const upload = await app.request(putUrl, {
       method: "PUT",
       body: "a,b\n1,2\n",
@@ -762,7 +762,7 @@ Deno.test({
       });
       assert.equal(response.status, 200, response.body);
       const { url } = JSON.parse(response.body);
-      assert.match(url, /^\/v1\/storage\/presigned\?key=k&/);
+      assert.match(url, /^\/presigned\/storage\?key=k&/);
       assert.doesNotMatch(url, /attacker/);
     }
   },
@@ -780,7 +780,7 @@ Deno.test({
     });
     assert.equal(response.status, 200);
     const { url } = await response.json();
-    assert.match(url, /^https:\/\/files\.example\.com\/base\/v1\/storage\/presigned\?key=k&/);
+    assert.match(url, /^https:\/\/files\.example\.com\/base\/presigned\/storage\?key=k&/);
   },
 });
 
@@ -1139,7 +1139,7 @@ Deno.test({
     for (const [method, path] of [["GET", "/objects/x"], ["GET", "/objects"]] as const) {
       const response = await app.request(`/v1/storage${path}`, { method });
       assert.equal(response.status, 503);
-      assert.equal(response.headers.get("retry-after"), "2");
+      assert.ok(Number(response.headers.get("retry-after")) >= 1);
       assert.equal((await problemOf(response)).code, "storage.unavailable");
     }
     // The SDK clears its connect timer only when a connection opens; let the refused ones lapse.
