@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { CursorError, decodeCursor } from "../../core/cursor.ts";
 import { storageError } from "./errors.ts";
 
-export { encodeCursor, MAX_CURSOR_LENGTH } from "../../core/cursor.ts";
+export { encodeCursor } from "../../core/cursor.ts";
 
 /**
  * The scope of one listing. The prefix and delimiter enter as a digest, so a cursor stays short

@@ -16,7 +16,7 @@ import {
   preconditionFailed,
   type Preconditions,
 } from "./conditions.ts";
-import { decodeListCursor, encodeCursor, listingScope, MAX_CURSOR_LENGTH } from "./cursor.ts";
+import { decodeListCursor, encodeCursor, listingScope } from "./cursor.ts";
 import type { StorageDriver } from "./driver.ts";
 import { storageError, tooLarge } from "./errors.ts";
 import { assertKey, hasControl, utf8Length } from "./keys.ts";
@@ -324,7 +324,8 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
     delimiter: z.string().min(1).max(16).refine((d) => !hasControl(d), {
       message: "No control characters",
     }).optional(),
-    cursor: z.string().max(MAX_CURSOR_LENGTH).optional().openapi({
+    // Bounded where it is decoded: an empty or overlong one is storage.cursor_invalid.
+    cursor: z.string().optional().openapi({
       description:
         "The previous page's `cursor`, unchanged (opaque; bound to this prefix and delimiter)",
     }),
@@ -365,7 +366,7 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
         prefix: query.prefix,
         limit: query.limit,
         ...(query.delimiter ? { delimiter: query.delimiter } : {}),
-        ...(query.cursor ? { cursor: decodeListCursor(query.cursor, scope) } : {}),
+        ...(query.cursor === undefined ? {} : { cursor: decodeListCursor(query.cursor, scope) }),
       });
       return c.json({
         objects: page.objects.map((o) => ({

@@ -14,6 +14,7 @@ import { storagePlugin } from "../../plugins/storage/mod.ts";
 import { storageRoutes } from "../../plugins/storage/routes.ts";
 import { S3Storage } from "../../plugins/storage/s3.ts";
 import { ConfigError } from "../../core/config.ts";
+import { MAX_CURSOR_LENGTH } from "../../core/cursor.ts";
 import {
   configYaml,
   loadConfig,
@@ -84,12 +85,19 @@ async function put(
   key: string,
   body: string | Uint8Array<ArrayBuffer>,
   headers: Record<string, string> = {},
+  instance = "storage",
 ): Promise<Response> {
-  return await app.request(`/v1/storage/objects/${key}`, { method: "PUT", body, headers });
+  return await app.request(`/v1/${instance}/objects/${key}`, { method: "PUT", body, headers });
 }
 
-async function stored(app: RunningApp, key: string, body: string, headers = {}) {
-  const response = await put(app, key, body, headers);
+async function stored(
+  app: RunningApp,
+  key: string,
+  body: string,
+  headers = {},
+  instance = "storage",
+) {
+  const response = await put(app, key, body, headers, instance);
   assert.equal(response.status, 201, await response.clone().text());
   return await response.json() as WrittenObject;
 }
@@ -630,6 +638,68 @@ storageTest("a cursor from another listing is 400 storage.cursor_invalid", async
   assert.equal((await problemOf(garbage)).code, "storage.cursor_invalid");
 });
 
+storageTest("a cursor is bound to its delimiter as well as its prefix", async (app) => {
+  for (const key of ["d/1", "d/2/x", "d/3"]) await stored(app, key, key);
+  const first = await (await app.request("/v1/storage/objects?prefix=d/&limit=1")).json();
+  const cursor = encodeURIComponent(first.cursor);
+  const grouped = await app.request(
+    `/v1/storage/objects?prefix=d/&delimiter=/&limit=1&cursor=${cursor}`,
+  );
+  assert.equal(grouped.status, 400);
+  assert.equal((await problemOf(grouped)).code, "storage.cursor_invalid");
+  const same = await app.request(`/v1/storage/objects?prefix=d/&limit=1&cursor=${cursor}`);
+  assert.equal(same.status, 200);
+  await same.body?.cancel();
+});
+
+storageTest(
+  "an empty or overlong cursor is 400 storage.cursor_invalid naming query.cursor",
+  async (app) => {
+    for (const cursor of ["", "A".repeat(MAX_CURSOR_LENGTH + 1)]) {
+      const response = await app.request(`/v1/storage/objects?cursor=${cursor}`);
+      assert.equal(response.status, 400);
+      const problem = await problemOf(response);
+      assert.equal(problem.code, "storage.cursor_invalid");
+      assert.equal(problem.field, "query.cursor");
+    }
+  },
+);
+
+Deno.test({
+  name: "the cursor of one storage instance is refused by another",
+  ...SANITIZED,
+  async fn() {
+    const parent = await Deno.makeTempDir({ prefix: "edgebox-storage-two-" });
+    const block = (root: string) => ({
+      type: "storage",
+      backend: "filesystem",
+      root: join(parent, root),
+      fsync: false,
+      presignSecret: "p".repeat(32),
+      ...RELAXED,
+    });
+    const running = await openApp(
+      configYaml({ storage: block("a"), archive: block("b") }),
+      registry,
+    );
+    try {
+      for (const name of ["storage", "archive"]) {
+        for (const key of ["s/1", "s/2"]) await stored(running, key, key, {}, name);
+      }
+      const first = await (await running.request("/v1/storage/objects?prefix=s/&limit=1")).json();
+      const cursor = encodeURIComponent(first.cursor);
+      const response = await running.request(
+        `/v1/archive/objects?prefix=s/&limit=1&cursor=${cursor}`,
+      );
+      assert.equal(response.status, 400);
+      assert.equal((await problemOf(response)).code, "storage.cursor_invalid");
+    } finally {
+      await running.lifecycle.stop();
+      await Deno.remove(parent, { recursive: true });
+    }
+  },
+});
+
 storageTest("a listing limit over maxListLimit is 400 naming query.limit", async (app) => {
   const response = await app.request("/v1/storage/objects?limit=5000");
   assert.equal(response.status, 400);
@@ -1151,9 +1221,14 @@ Deno.test({
 
 storageTest("the OpenAPI document describes the object routes", async (app) => {
   const spec = await (await app.request("/openapi.json")).json();
-  for (const path of ["/v1/storage/objects/{key}", "/v1/storage/objects", "/v1/storage/presign"]) {
-    assert.ok(spec.paths[path], `missing ${path}`);
-  }
+  const paths = [
+    "/v1/storage/objects/{key}",
+    "/v1/storage/objects",
+    "/v1/storage/presign",
+    "/presigned/storage",
+  ];
+  for (const path of paths) assert.ok(spec.paths[path], `missing ${path}`);
+  assert.ok(spec.components.schemas.Problem, "the shared Problem component");
 });
 
 // --- Config ----------------------------------------------------------------------------------
