@@ -74,6 +74,9 @@ function sameCycle(a: string[], b: string[]): boolean {
 
 /** One readable sentence per problem. */
 export function describeDependencyProblem(problem: DependencyProblem): string {
+  if (problem.kind === "missing" && problem.requires.startsWith("capability ")) {
+    return `Plugin "${problem.instance}" requires ${problem.requires}, and no enabled plugin provides it`;
+  }
   return problem.kind === "missing"
     ? `Plugin "${problem.instance}" requires a plugin of type "${problem.requires}", and none is enabled`
     : `Plugins depend on each other in a cycle: ${problem.cycle.join(" -> ")}`;
