@@ -2,8 +2,9 @@
  * The mount table: for every plugin instance, computed once at start, where its routes live
  * (`/v1/<instance>`), the body limit they accept, the scopes they need and the routes it mounts
  * at the root (`/metrics`). Auth, the mount guard, routing and the docs all read this one table.
- * A root route that collides with a core path or with another instance's is refused here, before
- * edgebox listens.
+ * A root route that collides with a core path, another instance's mount or another instance's root
+ * route is refused here, before edgebox listens. A root route under the instance's own mount
+ * (`/v1/storage/presigned`, public because a signature replaces the key) is its own.
  */
 import type { PluginRoutes } from "./http_env.ts";
 import type { Lifecycle } from "./lifecycle.ts";
@@ -49,7 +50,10 @@ export function mountTable(lifecycle: Lifecycle, defaultBodyLimit: number): Moun
     const root = instance.rootRoutes;
     for (const route of root?.routes.routes ?? []) {
       if (route.method === "ALL") continue; // middleware, not a route
-      const owner = CORE_PATHS.has(route.path) || route.path.startsWith("/v1/")
+      // Under its own mount is its own (a public route there, such as signed URLs, still passes
+      // the mount's body limit and availability gate); anywhere else under /v1/ is not.
+      const own = route.path === `/v1/${name}` || route.path.startsWith(`/v1/${name}/`);
+      const owner = CORE_PATHS.has(route.path) || (route.path.startsWith("/v1/") && !own)
         ? "the core"
         : claimed.get(route.path);
       if (owner !== undefined && owner !== name) {

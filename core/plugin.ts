@@ -225,6 +225,14 @@ export interface BackendPluginDeclaration<B extends Backends, Exports> {
   bodyLimit?(config: ConfigOf<B>): number | undefined;
   /** See {@linkcode PluginInstance.routeScope}. */
   routeScope?(method: string, path: string): string | undefined;
+  /**
+   * Routes mounted at the root or, public, under the instance's own mount (see
+   * {@linkcode PluginInstance.rootRoutes}), built against the driver; `undefined`: none.
+   */
+  rootRoutes?(
+    driver: DriverOf<B>,
+    ctx: PluginContext<ConfigOf<B>>,
+  ): { routes: PluginRoutes; scope?: string } | undefined;
 }
 
 /** Declares a plugin type, either by its backends (the usual way) or by a `create` function. */
@@ -267,6 +275,7 @@ function fromBackends(declaration: BackendPluginDeclaration<Backends, unknown>):
       const routes = declaration.routes?.(used, ctx as never);
       const exports = declaration.api?.(used, ctx as never);
       const bodyLimit = declaration.bodyLimit?.(ctx.config as never);
+      const rootRoutes = declaration.rootRoutes?.(used, ctx as never);
       return {
         start: (signal) => driver.connect(signal),
         ready: () => driver.ping(),
@@ -275,6 +284,7 @@ function fromBackends(declaration: BackendPluginDeclaration<Backends, unknown>):
         ...(exports === undefined ? {} : { exports }),
         ...(bodyLimit === undefined ? {} : { bodyLimit }),
         ...(declaration.routeScope ? { routeScope: declaration.routeScope } : {}),
+        ...(rootRoutes ? { rootRoutes } : {}),
       };
     },
   };

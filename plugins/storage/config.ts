@@ -75,7 +75,7 @@ export const FilesystemStorageConfig = z.strictObject({
   presignSecret: z.string().min(32, "presignSecret needs at least 32 characters").optional(),
   /**
    * Base URL clients reach edgebox at, for presigned URLs. Left out, presigned URLs are
-   * path-relative (`/presigned/<instance>?...`): edgebox never signs the request's `Host`.
+   * path-relative (`/v1/<instance>/presigned?...`): edgebox never signs the request's `Host`.
    */
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   ...limits,

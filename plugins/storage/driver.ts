@@ -100,7 +100,7 @@ export interface PresignOptions {
   /** Seconds the URL stays valid. */
   expiresIn: number;
   /**
-   * The URL of edgebox's route for signed requests (`https://host/presigned/storage`), which
+   * The URL of edgebox's route for signed requests (`https://host/v1/storage/presigned`), which
    * edgebox-signed URLs point at; backends that sign their own URLs ignore it.
    */
   routeUrl: string;

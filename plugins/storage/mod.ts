@@ -6,12 +6,12 @@
 import { definePlugin } from "../../core/plugin.ts";
 import type { StorageDriver } from "./driver.ts";
 import { filesystemBackend } from "./filesystem.ts";
-import { storageRoutesOptions, withPresignedRoute } from "./mount.ts";
+import { presignedRootRoutes, storageRoutesOptions } from "./mount.ts";
 import { storageRoutes } from "./routes.ts";
 import { s3Backend } from "./s3.ts";
 
 /** The storage plugin definition. */
-export const storagePlugin = withPresignedRoute(definePlugin({
+export const storagePlugin = definePlugin({
   type: "storage",
   description:
     "Object storage with streamed uploads and downloads, ranges, listing, copy and presigned URLs",
@@ -20,4 +20,5 @@ export const storagePlugin = withPresignedRoute(definePlugin({
   routes: (driver, ctx) => storageRoutes(driver, storageRoutesOptions(ctx)),
   api: (driver): StorageDriver => driver,
   bodyLimit: (config) => config.maxObjectSize,
-}));
+  rootRoutes: presignedRootRoutes,
+});

@@ -2,8 +2,8 @@
  * How a storage instance meets HTTP beyond its own sub-app: the routes' options from the plugin
  * context (limits, byte counters), and the public route edgebox-signed URLs point at.
  */
-import type { z } from "zod";
-import type { PluginContext, PluginDefinition } from "../../core/plugin.ts";
+import type { PluginRoutes } from "../../core/http_env.ts";
+import type { PluginContext } from "../../core/plugin.ts";
 import type { StorageConfig } from "./config.ts";
 import type { StorageDriver } from "./driver.ts";
 import { presignedRoutes, type StorageRoutesOptions } from "./routes.ts";
@@ -35,21 +35,13 @@ export function storageRoutesOptions(ctx: PluginContext<StorageConfig>): Storage
 }
 
 /**
- * Adds `/presigned/<instance>` as a public root route (the signature is its credential) where
- * the driver signs URLs itself. A plugin declared by its backends has no root routes, so this
- * wraps the definition's `create` and builds the route on the instrumented driver it exports.
+ * `/v1/<instance>/presigned` as a public route under the instance's mount (the signature is its
+ * credential), where the driver signs URLs itself; none where the service signs them (S3).
  */
-export function withPresignedRoute<Schema extends z.ZodType<StorageConfig>>(
-  plugin: PluginDefinition<Schema, StorageDriver>,
-): PluginDefinition<Schema, StorageDriver> {
-  return {
-    ...plugin,
-    create(ctx) {
-      const instance = plugin.create(ctx);
-      const driver = instance.exports;
-      if (!driver?.features.has("presign_edgebox")) return instance;
-      const routes = presignedRoutes(driver, storageRoutesOptions(ctx));
-      return { ...instance, rootRoutes: { routes } };
-    },
-  };
+export function presignedRootRoutes(
+  driver: StorageDriver,
+  ctx: PluginContext<StorageConfig>,
+): { routes: PluginRoutes } | undefined {
+  if (!driver.features.has("presign_edgebox")) return undefined;
+  return { routes: presignedRoutes(driver, storageRoutesOptions(ctx)) };
 }

@@ -37,7 +37,7 @@ export interface StorageRoutesOptions {
   maxPresignExpiry: number;
   /**
    * Base URL clients reach edgebox at, for edgebox-signed URLs. Left out, those URLs are
-   * path-relative (`/presigned/<instance>?...`): the request's `Host` is the client's
+   * path-relative (`/v1/<instance>/presigned?...`): the request's `Host` is the client's
    * say-so and never goes into a signed URL.
    */
   publicUrl?: string;
@@ -99,7 +99,7 @@ function mountOf(options: StorageRoutesOptions): string {
  * table reserves every `/v1/` path for plugin mounts (which always need an API key).
  */
 export function presignedPath(options: Pick<StorageRoutesOptions, "instance">): string {
-  return `/presigned/${options.instance}`;
+  return `/v1/${options.instance}/presigned`;
 }
 
 /** The object handlers both the API and presigned URLs use. */
@@ -432,7 +432,7 @@ export function storageRoutes(driver: StorageDriver, options: StorageRoutesOptio
 }
 
 /**
- * The route edgebox-signed URLs point at: `/presigned/<instance>?key=&expires=&signature=`.
+ * The route edgebox-signed URLs point at: `/v1/<instance>/presigned?key=&expires=&signature=`.
  * It is mounted as a public root route (no API key); the signature is the credential. Outside
  * the instance's mount, the core's body guard does not apply: the object handlers bound the
  * body themselves (413 past `maxObjectSize`, before and while it streams).

@@ -877,9 +877,9 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
       const signed = await driver.presign(key, {
         method: "GET",
         expiresIn: 60,
-        routeUrl: "http://edgebox.test/presigned/storage",
+        routeUrl: "http://edgebox.test/v1/storage/presigned",
       });
-      assert.ok(signed.url.startsWith("http://edgebox.test/presigned/storage?"), signed.url);
+      assert.ok(signed.url.startsWith("http://edgebox.test/v1/storage/presigned?"), signed.url);
       return;
     }
     const put = await driver.presign(key, { method: "PUT", expiresIn: 60, routeUrl: "unused" });
@@ -898,7 +898,7 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
       const signed = await driver.presign(key, {
         method,
         expiresIn: 60,
-        routeUrl: "http://edgebox.test/presigned/storage",
+        routeUrl: "http://edgebox.test/v1/storage/presigned",
       });
       const url = new URL(signed.url);
       return {

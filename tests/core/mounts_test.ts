@@ -58,3 +58,13 @@ Deno.test("a root path of its own is mounted and answered", SANITIZED, async () 
   const response = await app.request("/mine");
   assert.equal(await response.text(), "mine");
 });
+
+Deno.test(
+  "a root route under the instance's own mount is its own; under another's it is refused",
+  SANITIZED,
+  async () => {
+    const app = await appFor([rootPlugin("a", "/v1/a/public")]);
+    assert.equal(await (await app.request("/v1/a/public")).text(), "mine");
+    await assert.rejects(appFor([rootPlugin("a", "/v1/b/public")]), MountConflictError);
+  },
+);

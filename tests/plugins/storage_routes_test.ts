@@ -773,7 +773,7 @@ Deno.test({
 
     const putUrl = (await (await presign(app, { key: "shared/report.csv", method: "PUT" })).json())
       .url;
-    assert.match(putUrl, /^\/presigned\/storage\?key=/);
+    assert.match(putUrl, /^\/v1\/storage\/presigned\?key=/);
     const upload = await app.request(putUrl, {
       method: "PUT",
       body: "a,b\n1,2\n",
@@ -832,7 +832,7 @@ Deno.test({
       });
       assert.equal(response.status, 200, response.body);
       const { url } = JSON.parse(response.body);
-      assert.match(url, /^\/presigned\/storage\?key=k&/);
+      assert.match(url, /^\/v1\/storage\/presigned\?key=k&/);
       assert.doesNotMatch(url, /attacker/);
     }
   },
@@ -850,7 +850,7 @@ Deno.test({
     });
     assert.equal(response.status, 200);
     const { url } = await response.json();
-    assert.match(url, /^https:\/\/files\.example\.com\/base\/presigned\/storage\?key=k&/);
+    assert.match(url, /^https:\/\/files\.example\.com\/base\/v1\/storage\/presigned\?key=k&/);
   },
 });
 
@@ -1225,7 +1225,7 @@ storageTest("the OpenAPI document describes the object routes", async (app) => {
     "/v1/storage/objects/{key}",
     "/v1/storage/objects",
     "/v1/storage/presign",
-    "/presigned/storage",
+    "/v1/storage/presigned",
   ];
   for (const path of paths) assert.ok(spec.paths[path], `missing ${path}`);
   assert.ok(spec.components.schemas.Problem, "the shared Problem component");
