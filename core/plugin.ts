@@ -183,6 +183,11 @@ export interface BackendDefinition<Schema extends z.ZodType, D extends Driver> {
    * are still timed and traced, without one.
    */
   system?: string;
+  /**
+   * `false` leaves the driver's calls untimed and untraced: for a driver with nothing to measure
+   * (in process, synchronous), where wrapping each call would only cost. Default: instrumented.
+   */
+  instrument?: boolean;
   /** Builds the driver; must not do I/O (that belongs in `connect`). */
   create(ctx: PluginContext<z.output<Schema>>): D;
 }
@@ -271,7 +276,9 @@ function fromBackends(declaration: BackendPluginDeclaration<Backends, unknown>):
       const config = ctx.config as { backend: string };
       const backend = declaration.backends[config.backend]!;
       const driver = backend.create(ctx);
-      const used = ctx.instrument(driver, backend.system ? { system: backend.system } : {});
+      const used = backend.instrument === false
+        ? driver
+        : ctx.instrument(driver, backend.system ? { system: backend.system } : {});
       const routes = declaration.routes?.(used, ctx as never);
       const exports = declaration.api?.(used, ctx as never);
       const bodyLimit = declaration.bodyLimit?.(ctx.config as never);

@@ -14,6 +14,7 @@ export const echoPlugin = definePlugin({
   backends: {
     memory: defineBackend({
       config: MemoryEchoConfig,
+      instrument: false, // in process and synchronous: nothing to time
       create: (ctx) =>
         new MemoryEcho({ connectDelay: ctx.config.connectDelay, signal: ctx.signal }),
     }),
