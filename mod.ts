@@ -44,6 +44,7 @@ export { jsonResponse, problemResponse, ProblemSchema } from "./core/openapi.ts"
 export { CursorError, decodeCursor, encodeCursor, MAX_CURSOR_LENGTH } from "./core/cursor.ts";
 export { RATE_LIMIT_STORE, type RateLimitStore } from "./core/rate_limit.ts";
 export { duration, size } from "./core/units.ts";
+export { utf8Length } from "./core/utf8.ts";
 export { KEY_VALUE, type KeyValueStore } from "./plugins/cache/capability.ts";
 /** The strong entity tag a {@linkcode KeyValueStore} gives a value stored with a content type. */
 export { entityTag } from "./plugins/cache/etag.ts";

@@ -4,6 +4,9 @@
  * start with a control character, so internal names start with NUL and cannot collide with them.
  */
 import { cacheError, type CacheErrorCode } from "./errors.ts";
+import { utf8Length } from "../../core/utf8.ts";
+
+export { utf8Length };
 
 /** The ASCII and Latin-1 control characters (C0, DEL, C1). */
 // deno-lint-ignore no-control-regex
@@ -20,21 +23,6 @@ export function contentTypeName(key: string): string {
 /** The name of a rate-limit counter. */
 export function rateLimitName(key: string): string {
   return `${INTERNAL}rl:${key}`;
-}
-
-/** Bytes `text` takes in UTF-8, without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      bytes += 4; // a surrogate pair is one 4-byte character
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }
 
 /**

@@ -6,11 +6,13 @@
  */
 import type { EdgeboxError } from "../../core/errors.ts";
 import { storageError } from "./errors.ts";
+import { utf8Length } from "../../core/utf8.ts";
+
+export { utf8Length };
 
 /** Longest key segment, in bytes: a file name (255) minus the filesystem backend's suffix. */
 export const MAX_SEGMENT_BYTES = 250;
 
-const encoder = new TextEncoder();
 // Control characters are exactly what this pattern is for.
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -26,11 +28,6 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** Whether `text` holds a C0 or C1 control character (NUL, newline, DEL...). */
 export function hasControl(text: string): boolean {
   return CONTROL.test(text);
-}
-
-/** Bytes of UTF-8 a string takes. */
-export function utf8Length(text: string): number {
-  return encoder.encode(text).length;
 }
 
 /** Why `key` breaks the plain rules (no decoding), or `undefined`. */

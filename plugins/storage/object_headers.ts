@@ -37,7 +37,7 @@ export interface PutHeaders {
 }
 
 function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return Uint8Array.fromBase64(text);
 }
 
 function fromHex(text: string): Uint8Array {
