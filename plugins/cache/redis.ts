@@ -11,7 +11,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Redis } from "ioredis";
-import { Deadlines } from "../../core/deadlines.ts";
+import { Deadlines } from "./deadlines.ts";
 import { EdgeboxError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { HealthReport, PluginContext } from "../../core/plugin.ts";

@@ -1,6 +1,6 @@
-/** Specification of `core/deadlines.ts`: one coarse timer bounding many operations. */
+/** Specification of `plugins/cache/deadlines.ts`: one coarse timer bounding many operations. */
 import assert from "node:assert/strict";
-import { Deadlines } from "../../core/deadlines.ts";
+import { Deadlines } from "../../plugins/cache/deadlines.ts";
 
 const timedOut = () => new Error("timed out");
 
