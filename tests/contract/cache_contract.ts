@@ -14,7 +14,7 @@ import {
   DEFAULT_CONTENT_TYPE,
 } from "../../plugins/cache/driver.ts";
 import { MAX_CURSOR_LENGTH } from "../../plugins/cache/cursor.ts";
-import { SANITIZED, waitFor } from "../core/_helpers.ts";
+import { SANITIZED, waitFor } from "../_helpers.ts";
 
 /** Limits of a driver under test unless a test asks for others. */
 export const CONTRACT_LIMITS: CacheLimits = {

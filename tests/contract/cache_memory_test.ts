@@ -1,7 +1,7 @@
 /** Runs the cache contract against the embedded in-memory store, plus its own sweeper. */
 import assert from "node:assert/strict";
 import { MemoryCache, type MemoryCacheOptions } from "../../plugins/cache/memory.ts";
-import { SANITIZED, waitFor } from "../core/_helpers.ts";
+import { SANITIZED, waitFor } from "../_helpers.ts";
 import { CONTRACT_LIMITS, runCacheContract } from "./cache_contract.ts";
 
 function options(overrides: Partial<MemoryCacheOptions> = {}): MemoryCacheOptions {

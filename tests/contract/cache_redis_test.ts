@@ -10,7 +10,7 @@ import type { EdgeboxError } from "../../core/errors.ts";
 import { decodeListCursor, listingScope } from "../../plugins/cache/cursor.ts";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { RedisCache, type RedisCacheOptions } from "../../plugins/cache/redis.ts";
-import { configYaml, openApp, SANITIZED, waitFor } from "../core/_helpers.ts";
+import { configYaml, openApp, SANITIZED, waitFor } from "../_helpers.ts";
 import { realService, servicesRequired } from "./_services.ts";
 import { CONTRACT_LIMITS, runCacheContract } from "./cache_contract.ts";
 

@@ -13,7 +13,7 @@ import type {
   GraphLimits,
   NodeRef,
 } from "../../plugins/graph/driver.ts";
-import { SANITIZED } from "../core/_helpers.ts";
+import { SANITIZED } from "../_helpers.ts";
 
 /** How the suite reaches one driver. */
 export interface GraphContractTarget {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { EdgeboxError } from "../../core/errors.ts";
 import { MemoryGraph } from "../../plugins/graph/memory.ts";
-import { SANITIZED } from "../core/_helpers.ts";
+import { SANITIZED } from "../_helpers.ts";
 import { generatedGraph, mulberry32, runGraphContract } from "./graph_contract.ts";
 
 runGraphContract({

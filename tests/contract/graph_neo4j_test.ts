@@ -8,7 +8,7 @@ import neo4j from "neo4j-driver";
 import type { EdgeboxError } from "../../core/errors.ts";
 import type { GraphLimits } from "../../plugins/graph/driver.ts";
 import { constraintName, LOCK_LABEL, Neo4jGraph } from "../../plugins/graph/neo4j.ts";
-import { SANITIZED } from "../core/_helpers.ts";
+import { SANITIZED } from "../_helpers.ts";
 import { realService } from "./_services.ts";
 import { runGraphContract } from "./graph_contract.ts";
 

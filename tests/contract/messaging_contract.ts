@@ -14,7 +14,7 @@ import type {
   StreamSpec,
   Subscription,
 } from "../../plugins/messaging/driver.ts";
-import { SANITIZED, waitFor } from "../core/_helpers.ts";
+import { SANITIZED, waitFor } from "../_helpers.ts";
 import { servicesRequired } from "./_services.ts";
 
 /** How the suite reaches a backend. */

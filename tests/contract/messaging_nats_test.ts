@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { EdgeboxError } from "../../core/errors.ts";
 import { NatsMessaging, type NatsMessagingOptions } from "../../plugins/messaging/nats.ts";
 import type { MessagingDriver } from "../../plugins/messaging/driver.ts";
-import { SANITIZED, waitFor } from "../core/_helpers.ts";
+import { SANITIZED, waitFor } from "../_helpers.ts";
 import { runMessagingContract } from "./messaging_contract.ts";
 import { realService, servicesRequired } from "./_services.ts";
 

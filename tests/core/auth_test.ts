@@ -8,13 +8,13 @@ import { authRefusal, hasScope, isLoopback } from "../../core/auth.ts";
 import { echoPlugin } from "../../plugins/echo/mod.ts";
 import {
   configYaml,
-  createHarness,
   loadConfig,
   openApp,
   problemOf,
   type RunningApp,
   SANITIZED,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
+import { createHarness } from "./_harness.ts";
 
 const READER_KEY = "reader-key-0123456789";
 const WRITER_KEY = "writer-key-0123456789";

@@ -8,7 +8,7 @@ import {
   problemResponse,
   toProblem,
 } from "../../core/errors.ts";
-import { SANITIZED } from "./_helpers.ts";
+import { SANITIZED } from "../_helpers.ts";
 
 Deno.test("a problem response has content type application/problem+json", SANITIZED, () => {
   const response = problemResponse(coreError("core.not_found"));

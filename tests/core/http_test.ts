@@ -8,14 +8,13 @@ import { echoPlugin } from "../../plugins/echo/mod.ts";
 import {
   capturingLog,
   configYaml,
-  createHarness,
-  type Harness,
   openApp,
   problemOf,
   SANITIZED,
   stateOf,
   waitFor,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
+import { createHarness, type Harness } from "./_harness.ts";
 
 /** A recording plugin type `test` plus the echo plugin. */
 function harness(): Harness {

@@ -5,13 +5,13 @@ import { TimeoutError } from "../../core/timing.ts";
 import {
   capturingLog,
   configYaml,
-  createHarness,
   loadConfig,
   openLifecycle,
   SANITIZED,
   stateOf,
   waitFor,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
+import { createHarness } from "./_harness.ts";
 
 /** db <- cache <- api: each requires the one before it. */
 function chain() {

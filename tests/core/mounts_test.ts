@@ -4,7 +4,7 @@ import { createApp } from "../../core/app.ts";
 import { MountConflictError } from "../../core/mounts.ts";
 import { definePlugin, registryOf } from "../../core/plugin.ts";
 import { createRouter } from "../../core/routes.ts";
-import { configYaml, loadConfig, openLifecycle, SANITIZED, silentLog } from "./_helpers.ts";
+import { configYaml, loadConfig, openLifecycle, SANITIZED, silentLog } from "../_helpers.ts";
 
 /** A plugin type that mounts `path` at the root. */
 function rootPlugin(type: string, path: string) {

@@ -8,7 +8,7 @@ import {
   type RateLimitResult,
   type RateLimitStore,
 } from "../../core/rate_limit.ts";
-import { configYaml, openApp, problemOf, SANITIZED } from "./_helpers.ts";
+import { configYaml, openApp, problemOf, SANITIZED } from "../_helpers.ts";
 
 /** A counter plugin with a fixed-window `rateLimit`, like the cache plugin's. */
 function counterPlugin(options: { failing?: boolean } = {}) {

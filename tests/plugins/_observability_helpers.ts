@@ -11,7 +11,7 @@ import { createRouter } from "../../core/routes.ts";
 import type { Logger } from "../../core/log.ts";
 import { echoPlugin } from "../../plugins/echo/mod.ts";
 import { observabilityPlugin } from "../../plugins/observability/mod.ts";
-import { FAST_SETTINGS, openApp, type RunningApp } from "../core/_helpers.ts";
+import { FAST_SETTINGS, openApp, type RunningApp } from "../_helpers.ts";
 
 /** What the widgets driver does: one async lookup, and one that fails. */
 export interface WidgetsDriver {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { echoPlugin } from "../../plugins/echo/mod.ts";
 import type { PluginDefinition, PluginRegistry } from "../../core/plugin.ts";
-import { configYaml, openApp, problemOf, SANITIZED, waitFor } from "../core/_helpers.ts";
+import { configYaml, openApp, problemOf, SANITIZED, waitFor } from "../_helpers.ts";
 import { realService } from "../contract/_services.ts";
 
 const registry: PluginRegistry = new Map<string, PluginDefinition>([

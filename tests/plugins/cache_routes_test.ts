@@ -13,7 +13,7 @@ import {
   problemOf,
   type RunningApp,
   SANITIZED,
-} from "../core/_helpers.ts";
+} from "../_helpers.ts";
 import { observabilityRegistry, observabilityYaml } from "./_observability_helpers.ts";
 
 const registry = new Map([["cache", cachePlugin]]);

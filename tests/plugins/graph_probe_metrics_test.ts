@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { graphPlugin } from "../../plugins/graph/mod.ts";
-import { openApp, SANITIZED } from "../core/_helpers.ts";
+import { openApp, SANITIZED } from "../_helpers.ts";
 import {
   observabilityRegistry,
   observabilityYaml,

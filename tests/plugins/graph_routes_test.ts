@@ -14,7 +14,7 @@ import {
   SANITIZED,
   stateOf,
   waitFor,
-} from "../core/_helpers.ts";
+} from "../_helpers.ts";
 
 const registry = new Map([["graph", graphPlugin]]);
 

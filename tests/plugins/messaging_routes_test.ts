@@ -11,7 +11,7 @@ import type { MessagingDriver } from "../../plugins/messaging/driver.ts";
 import { MemoryMessaging } from "../../plugins/messaging/memory.ts";
 import { meteredDriver } from "../../plugins/messaging/metered.ts";
 import { messagingPlugin } from "../../plugins/messaging/mod.ts";
-import { configYaml, openApp, problemOf, type RunningApp, SANITIZED } from "../core/_helpers.ts";
+import { configYaml, openApp, problemOf, type RunningApp, SANITIZED } from "../_helpers.ts";
 
 const registry: PluginRegistry = new Map([
   ["messaging", messagingPlugin as unknown as PluginDefinition],

@@ -1,6 +1,6 @@
 /** Trace context travels with a message: a consumer's fetch continues the publisher's trace. */
 import assert from "node:assert/strict";
-import { openApp, SANITIZED } from "../core/_helpers.ts";
+import { openApp, SANITIZED } from "../_helpers.ts";
 import { messagingPlugin } from "../../plugins/messaging/mod.ts";
 import {
   observabilityRegistry,

@@ -4,7 +4,7 @@
  * path's own scope.
  */
 import assert from "node:assert/strict";
-import { capturingLog, problemOf, SANITIZED } from "../core/_helpers.ts";
+import { capturingLog, problemOf, SANITIZED } from "../_helpers.ts";
 import { createLogger } from "../../core/log.ts";
 import { openObservedApp } from "./_observability_helpers.ts";
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { ConfigError } from "../../core/config.ts";
 import { PromMetrics } from "../../plugins/observability/prom_metrics.ts";
-import { loadConfig, problemOf, SANITIZED, waitFor } from "../core/_helpers.ts";
+import { loadConfig, problemOf, SANITIZED, waitFor } from "../_helpers.ts";
 import {
   family,
   observabilityRegistry,

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { graphPlugin } from "../../plugins/graph/mod.ts";
-import { capturingLog, openApp, SANITIZED, waitFor } from "../core/_helpers.ts";
+import { capturingLog, openApp, SANITIZED, waitFor } from "../_helpers.ts";
 import {
   attribute,
   observabilityRegistry,

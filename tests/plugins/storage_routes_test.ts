@@ -22,7 +22,7 @@ import {
   problemOf,
   type RunningApp,
   SANITIZED,
-} from "../core/_helpers.ts";
+} from "../_helpers.ts";
 import { generatedStream } from "../contract/storage_contract.ts";
 
 const MiB = 2 ** 20;

@@ -5,7 +5,7 @@
  */
 import { createApp } from "../../core/app.ts";
 import { builtinRegistry as builtinPlugins } from "../../plugins/mod.ts";
-import { configYaml, loadConfig, openLifecycle, silentLog } from "../core/_helpers.ts";
+import { configYaml, loadConfig, openLifecycle, silentLog } from "../_helpers.ts";
 
 /** Instances the suite attacks, each mounted at `/v1/<name>`. */
 export const INSTANCES = ["echo", "cache", "graph", "messaging", "storage"] as const;

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { SANITIZED } from "../core/_helpers.ts";
+import { SANITIZED } from "../_helpers.ts";
 import { type ServedEdgebox, serveEdgebox } from "./_edgebox.ts";
 import { runs } from "./_fc.ts";
 import { rawRequest } from "./_raw_http.ts";

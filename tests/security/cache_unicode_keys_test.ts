@@ -12,7 +12,7 @@ import { keyProblem } from "../../plugins/cache/keys.ts";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { RedisCache } from "../../plugins/cache/redis.ts";
 import { realService } from "../contract/_services.ts";
-import { configYaml, openApp, type RunningApp, SANITIZED } from "../core/_helpers.ts";
+import { configYaml, openApp, type RunningApp, SANITIZED } from "../_helpers.ts";
 import { runs } from "./_fc.ts";
 
 const registry = new Map([["cache", cachePlugin]]);

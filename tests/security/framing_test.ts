@@ -5,7 +5,7 @@
  * keeps the "nothing stored" half of it true.
  */
 import assert from "node:assert/strict";
-import { SANITIZED } from "../core/_helpers.ts";
+import { SANITIZED } from "../_helpers.ts";
 import { serveEdgebox } from "./_edgebox.ts";
 
 const encoder = new TextEncoder();

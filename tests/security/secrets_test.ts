@@ -22,7 +22,7 @@ import type { CacheExports } from "../../plugins/cache/mod.ts";
 import type { GraphDriver } from "../../plugins/graph/driver.ts";
 import type { MessagingDriver } from "../../plugins/messaging/driver.ts";
 import type { StorageDriver } from "../../plugins/storage/driver.ts";
-import { FAST_SETTINGS, openApp, type RunningApp, SANITIZED, waitFor } from "../core/_helpers.ts";
+import { FAST_SETTINGS, openApp, type RunningApp, SANITIZED, waitFor } from "../_helpers.ts";
 import { startOtlpReceiver } from "../plugins/_observability_helpers.ts";
 import { runs } from "./_fc.ts";
 

@@ -5,7 +5,7 @@
  * fails with 408 after `server.bodyTimeout` and its handler is released.
  */
 import assert from "node:assert/strict";
-import { SANITIZED } from "../core/_helpers.ts";
+import { SANITIZED } from "../_helpers.ts";
 import { serveEdgebox } from "./_edgebox.ts";
 
 const encoder = new TextEncoder();

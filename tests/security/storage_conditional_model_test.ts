@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { storagePlugin } from "../../plugins/storage/mod.ts";
 import { realService } from "../contract/_services.ts";
-import { configYaml, openApp, type RunningApp, SANITIZED } from "../core/_helpers.ts";
+import { configYaml, openApp, type RunningApp, SANITIZED } from "../_helpers.ts";
 import { runs } from "./_fc.ts";
 
 const registry = new Map([["storage", storagePlugin]]);

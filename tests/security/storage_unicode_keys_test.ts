@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { compareKeys, keyProblem, MAX_SEGMENT_BYTES } from "../../plugins/storage/keys.ts";
 import { storagePlugin } from "../../plugins/storage/mod.ts";
 import { realService } from "../contract/_services.ts";
-import { configYaml, openApp, type RunningApp, SANITIZED } from "../core/_helpers.ts";
+import { configYaml, openApp, type RunningApp, SANITIZED } from "../_helpers.ts";
 import { runs } from "./_fc.ts";
 
 const registry = new Map([["storage", storagePlugin]]);
