@@ -14,7 +14,19 @@ const base: MemoryMessagingOptions = {
   maxTotalBytes: 64 * 1024 * 1024,
 };
 
-runMessagingContract("memory", { open: () => new MemoryMessaging(base) });
+runMessagingContract("memory", {
+  open: () => new MemoryMessaging(base),
+  // Without a journal the broker is the driver: restarting it means a new one.
+  restartable: {
+    open: () => new MemoryMessaging(base),
+    async restart(driver) {
+      await driver.close();
+      const next = new MemoryMessaging(base);
+      await next.connect();
+      return next;
+    },
+  },
+});
 
 const journals = new WeakMap<MessagingDriver, ArrayJournal>();
 const ackSecret = crypto.randomUUID() + crypto.randomUUID();
