@@ -29,32 +29,9 @@ function options(at: string, overrides: Partial<RedisCacheOptions> = {}): RedisC
   };
 }
 
-/**
- * Whether Redis answers at `url`, probed here first because `unreachable` in _services.ts
- * leaves its 2s timeout timer running, which the sanitizer then blames on whichever test is
- * running when it fires. `realService` is only asked (to report the skip, or fail under
- * EDGEBOX_REQUIRE_SERVICES=1) when the probe finds nothing.
- */
-async function redisReachable(at: string): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const { hostname, port } = new URL(at);
-    const conn = await Promise.race([
-      Deno.connect({ hostname: hostname || "127.0.0.1", port: Number(port || 6379) }),
-      new Promise<never>((_, reject) =>
-        timer = setTimeout(() => reject(new Error("timeout")), 2_000)
-      ),
-    ]);
-    conn.close();
-    return true;
-  } catch {
-    return await realService("redis", at, 6379);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const redisUp = await realService("redis", url, 6379);
 
-if (await redisReachable(url)) {
+if (redisUp) {
   runCacheContract({
     name: "redis",
     // Constructing a driver does no I/O; only connect() does.
@@ -155,7 +132,7 @@ async function spillFixture(count: number, namespace = "") {
   };
 }
 
-if (await redisReachable(url)) {
+if (redisUp) {
   Deno.test(
     "redis cache: keys a SCAN returned beyond the page wait in a spill with a TTL, not in the cursor",
     SANITIZED,

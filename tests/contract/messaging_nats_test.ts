@@ -97,39 +97,7 @@ class OwnNatsServer {
 const binary = natsServerBinary();
 const servers = new WeakMap<MessagingDriver, OwnNatsServer>();
 
-/**
- * Whether NATS answers at `url`, checked with a timer that is cleared: `realService` leaves its
- * 2s race timer running, which Deno's op sanitizer then blames on whichever test runs when it
- * fires. So `realService` is only asked (to register its ignored or failing test) when this
- * says no, and its timer is waited out.
- */
-async function reachable(target: string): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const { hostname, port } = new URL(target);
-    const conn = await Promise.race([
-      Deno.connect({ hostname, port: Number(port || 4222) }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timed out")), 2_000);
-      }),
-    ]);
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function natsAvailable(): Promise<boolean> {
-  if (await reachable(url)) return true;
-  const available = await realService("NATS", url, 4222);
-  await new Promise((resolve) => setTimeout(resolve, 2_100));
-  return available;
-}
-
-if (await natsAvailable()) {
+if (await realService("NATS", url, 4222)) {
   runMessagingContract("nats", {
     open: () => new NatsMessaging(options(url)),
     ...(binary === undefined ? {} : {
