@@ -952,6 +952,17 @@ export function runCacheContract(target: CacheContractTarget): void {
     assert.equal(error?.status, 503);
     assert.equal(error?.headers["Retry-After"], "1");
     assert.equal((await x.cache.ping()).status, "down");
-    await x.cache.close(); // twice is safe
+  });
+
+  test("a second close keeps the driver closed: ping is down, operations unavailable", async () => {
+    const x = await fixture();
+    await x.cache.purge();
+    await x.cache.close();
+
+    await x.cache.close();
+
+    assert.equal((await x.cache.ping()).status, "down");
+    assert.equal(await codeOf(x.cache.get("k")), "cache.unavailable");
+    assert.equal(await codeOf(x.cache.set("k", text("v"))), "cache.unavailable");
   });
 }

@@ -111,10 +111,26 @@ export function runGraphContract(target: GraphContractTarget): void {
     assert.equal((await x.g.ping()).status, "ready");
   });
 
-  test("close is safe to call twice", async () => {
+  test("a second close keeps the driver closed: ping is down, operations unavailable", async () => {
     const x = await fixture();
     await x[Symbol.asyncDispose]();
+
     await x.g.close();
+
+    assert.equal((await x.g.ping()).status, "down");
+    await rejects(x.g.getNode(x.f("a")), "graph.unavailable");
+    await rejects(x.g.upsertNode({ ...x.f("a"), properties: {} }), "graph.unavailable");
+  });
+
+  test("deleting a node twice answers true, then false, and the node stays gone", async () => {
+    await using x = await fixture();
+    await features(x, "a");
+
+    assert.equal(await x.g.deleteNode(x.f("a")), true);
+    assert.equal(await x.g.deleteNode(x.f("a")), false);
+
+    assert.equal(await x.g.getNode(x.f("a")), undefined);
+    assert.deepEqual((await x.g.findNodes(x.L.Feature, { limit: 10 })).nodes, []);
   });
 
   // --- nodes ---------------------------------------------------------------------------------

@@ -669,12 +669,24 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
     await rejectsWith(driver.head(`${prefix}/d`), "storage.not_found");
   });
 
-  test("delete is idempotent", async ({ driver }, prefix) => {
-    await driver.delete(`${prefix}/never`);
-    await driver.put(`${prefix}/d`, streamOf(text("bye")));
-    await driver.delete(`${prefix}/d`);
-    await driver.delete(`${prefix}/d`);
-  });
+  test(
+    "deleting twice, or what was never there, succeeds and leaves no object",
+    async ({ driver }, prefix) => {
+      assert.equal(await driver.delete(`${prefix}/never`), undefined);
+      await driver.put(`${prefix}/d`, streamOf(text("bye")));
+      await driver.delete(`${prefix}/d`);
+
+      assert.equal(await driver.delete(`${prefix}/d`), undefined);
+
+      await rejectsWith(driver.head(`${prefix}/d`), "storage.not_found");
+      await rejectsWith(driver.head(`${prefix}/never`), "storage.not_found");
+      const page = await driver.list({ prefix: `${prefix}/`, limit: 100 });
+      assert.deepEqual({ objects: page.objects, prefixes: page.prefixes }, {
+        objects: [],
+        prefixes: [],
+      });
+    },
+  );
 
   test("deleting an object keeps objects below its key", async ({ driver }, prefix) => {
     await driver.put(`${prefix}/a`, streamOf(text("a")));
