@@ -453,6 +453,7 @@ export function runMessagingContract(name: string, options: MessagingContractOpt
       d.fetch(s, c, { batch: 1, wait: 3_000 }),
       d.fetch(s, c, { batch: 1, wait: 3_000 }),
     ];
+    // Nothing reports that a fetch is waiting: give both a moment to start.
     await new Promise((resolve) => setTimeout(resolve, 100));
     await publishAll(d, `${s}.a`, ["p", "q"]);
     const got = (await Promise.all(waiting)).flat();
@@ -466,10 +467,14 @@ export function runMessagingContract(name: string, options: MessagingContractOpt
     const s = await stream(d);
     const c = await consumer(d, s);
     const fetching = d.fetch(s, c, { batch: 10, wait: 20_000 });
+    // Nothing reports that a fetch is waiting: give it a moment to start.
     await new Promise((resolve) => setTimeout(resolve, 100));
+    const published = performance.now();
     await publishAll(d, `${s}.a`, ["late"]);
     const got = await fetching;
     assert.deepEqual(got.map(text), ["late"]);
+    const tookMs = performance.now() - published;
+    assert.ok(tookMs < 5_000, `the fetch returned ${Math.round(tookMs)}ms after the publish`);
   });
 
   test("a fetch with nothing to deliver returns empty after its wait", async (d) => {
@@ -483,6 +488,7 @@ export function runMessagingContract(name: string, options: MessagingContractOpt
     const c = await consumer(d, s, { ackWait: 300 });
     const controller = new AbortController();
     const fetching = d.fetch(s, c, { batch: 1, wait: 20_000, signal: controller.signal });
+    // Nothing reports that a fetch is waiting: give it a moment to start.
     await new Promise((resolve) => setTimeout(resolve, 100));
     controller.abort();
     assert.deepEqual(await fetching, []);
@@ -557,6 +563,7 @@ export function runMessagingContract(name: string, options: MessagingContractOpt
   test("a subscription can replay from the first, the last, a sequence or a time", async (d) => {
     const s = await stream(d);
     await publishAll(d, `${s}.a`, ["1", "2"]);
+    // The clock must move between the halves, or no time separates them.
     await new Promise((resolve) => setTimeout(resolve, 20));
     const middle = new Date();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -606,6 +613,7 @@ export function runMessagingContract(name: string, options: MessagingContractOpt
       signal: controller.signal,
     });
     const reading = take(sub, 1_000);
+    // Nothing reports that a reader is waiting: give it a moment to start.
     await new Promise((resolve) => setTimeout(resolve, 50));
     controller.abort();
     assert.deepEqual(await reading, []);
@@ -621,6 +629,7 @@ export function runMessagingContract(name: string, options: MessagingContractOpt
     });
     try {
       const reading = take(sub, 1_000);
+      // Nothing reports that a reader is waiting: give it a moment to start.
       await new Promise((resolve) => setTimeout(resolve, 50));
       await d.deleteStream(s);
       assert.deepEqual(await reading, []);

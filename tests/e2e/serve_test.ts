@@ -1,5 +1,6 @@
 /** Black-box tests of `edgebox serve`: the real process, over real HTTP, with real signals. */
 import assert from "node:assert/strict";
+import { waitFor } from "../_helpers.ts";
 import { family, parseMetrics, valueOf } from "../plugins/_observability_helpers.ts";
 import {
   runEdgebox,
@@ -16,6 +17,19 @@ async function withConfig<T>(yaml: string, fn: (file: string) => Promise<T>): Pr
   } finally {
     await Deno.remove(file);
   }
+}
+
+/** Waits until the server handles `count` requests besides the scrape that asks. */
+async function waitForInFlight(url: string, count: number): Promise<void> {
+  await waitFor(async () => {
+    const families = parseMetrics(await (await fetch(`${url}/metrics`)).text());
+    return (valueOf(families, "http_requests_in_flight") ?? 0) >= count + 1;
+  }, `${count} request(s) in flight at ${url}`);
+}
+
+/** The `msg` of every log line the process wrote so far (plain lines as they are). */
+function messagesOf(edgebox: { lines: string[] }): string[] {
+  return edgebox.lines.map((line) => line.startsWith("{") ? JSON.parse(line).msg : line);
 }
 
 Deno.test("serve with the built-in config becomes ready and answers the core routes", async () => {
@@ -61,15 +75,14 @@ Deno.test("SIGTERM lets an in-flight request complete, then exits 0", async () =
   const edgebox = await spawnEdgebox();
   await waitForStatus(`${edgebox.url}/ready`, 200);
   const slow = fetch(`${edgebox.url}/v1/echo/delay?ms=1500`);
-  // Give the request time to reach the server before the signal does.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await waitForInFlight(edgebox.url, 1);
   edgebox.kill("SIGTERM");
   const response = await slow;
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { waitedMs: 1500 });
   const status = await edgebox.exited();
   assert.equal(status.code, 0);
-  const messages = edgebox.lines.map((line) => line.startsWith("{") ? JSON.parse(line).msg : line);
+  const messages = messagesOf(edgebox);
   assert.ok(messages.includes("shutting down"), "logs the start of the shutdown");
   assert.ok(messages.includes("stopped"), "logs the end of the shutdown");
 });
@@ -78,9 +91,9 @@ Deno.test("a second signal during shutdown exits at once with code 1", async () 
   const edgebox = await spawnEdgebox();
   await waitForStatus(`${edgebox.url}/ready`, 200);
   const slow = fetch(`${edgebox.url}/v1/echo/delay?ms=20000`).catch(() => undefined);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await waitForInFlight(edgebox.url, 1);
   edgebox.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitFor(() => messagesOf(edgebox).includes("shutting down"), "the shutdown to begin");
   edgebox.kill("SIGTERM");
   const status = await edgebox.exited();
   assert.equal(status.code, 1);

@@ -11,7 +11,14 @@ import type { MessagingDriver } from "../../plugins/messaging/driver.ts";
 import { MemoryMessaging } from "../../plugins/messaging/memory.ts";
 import { meteredDriver } from "../../plugins/messaging/metered.ts";
 import { messagingPlugin } from "../../plugins/messaging/mod.ts";
-import { configYaml, openApp, problemOf, type RunningApp, SANITIZED } from "../_helpers.ts";
+import {
+  configYaml,
+  openApp,
+  problemOf,
+  type RunningApp,
+  SANITIZED,
+  waitFor,
+} from "../_helpers.ts";
 
 const registry: PluginRegistry = new Map([
   ["messaging", messagingPlugin as unknown as PluginDefinition],
@@ -418,12 +425,11 @@ Deno.test(
     assert.ok(refused.headers.get("retry-after"));
     await first.body!.cancel();
     let again: Response | undefined;
-    for (let i = 0; i < 100 && again?.status !== 200; i++) {
+    await waitFor(async () => {
       await again?.body?.cancel();
-      await new Promise((resolve) => setTimeout(resolve, 10));
       again = await running.request("/v1/messaging/subscribe/orders.>");
-    }
-    assert.equal(again?.status, 200);
+      return again.status === 200;
+    }, "the closed subscription to free its slot");
     await again?.body?.cancel();
   },
 );
