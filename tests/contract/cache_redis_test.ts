@@ -11,7 +11,7 @@ import { decodeListCursor, listingScope } from "../../plugins/cache/cursor.ts";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { RedisCache, type RedisCacheOptions } from "../../plugins/cache/redis.ts";
 import { configYaml, openApp, SANITIZED, waitFor } from "../_helpers.ts";
-import { realService, servicesRequired } from "./_services.ts";
+import { realService, servicesRequired, unreachable } from "./_services.ts";
 import { CONTRACT_LIMITS, runCacheContract } from "./cache_contract.ts";
 
 const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
@@ -262,19 +262,6 @@ Deno.test(
   },
 );
 
-/**
- * Whether something accepts connections on the loopback port. (`unreachable` from _services.ts
- * would do, but it leaves its 2s timeout timer running, which the sanitizer reports.)
- */
-async function listening(port: number): Promise<boolean> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A redis-server of this test's own, on a port of its own, that can be killed and restarted. */
 class OwnRedis implements AsyncDisposable {
   readonly port = freePort();
@@ -298,7 +285,10 @@ class OwnRedis implements AsyncDisposable {
       stderr: "null",
       cwd: this.#dir,
     }).spawn();
-    await waitFor(() => listening(this.port), "redis-server to listen");
+    await waitFor(
+      async () => await unreachable(this.url, this.port) === undefined,
+      "redis-server to listen",
+    );
   }
 
   async kill(): Promise<void> {
