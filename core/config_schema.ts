@@ -46,6 +46,12 @@ export const ServerConfig = z.strictObject({
   /** Deepest nesting of arrays and objects accepted in a JSON request body. */
   maxJsonDepth: z.number().int().min(1).max(1_000).default(64),
   rateLimit: RateLimitConfig.optional(),
+  /**
+   * Where embedded backends keep their data (one SQLite file per instance, locked against a
+   * second edgebox). Left out: `EDGEBOX_DATA_DIR`, else `./data`; relative to the working
+   * directory.
+   */
+  dataDir: z.string().min(1).optional(),
 });
 
 /** A scope: `*`, `admin`, `<instance>:*`, `<instance>:read` or `<instance>:write`. */

@@ -6,6 +6,7 @@
 import type { EdgeboxConfig, PluginInstanceConfig } from "./config.ts";
 import { planDependencies, requiredTypes } from "./dependency_order.ts";
 import type { Logger } from "./log.ts";
+import { DataDirectory, dataDirPath } from "./data_dir.ts";
 import type { Gauge } from "./metrics.ts";
 import { redactText, rememberSecrets } from "./redact.ts";
 import {
@@ -19,6 +20,7 @@ import {
 import {
   type Capability,
   type HealthReport,
+  PermanentStartError,
   type PluginDefinition,
   type PluginInstance,
   type PluginRegistry,
@@ -80,6 +82,8 @@ export class Lifecycle {
   readonly #onStateChange: StateListener | undefined;
   /** The config's secrets, scrubbed from every output until this lifecycle has stopped. */
   readonly #secrets: Disposable;
+  /** `server.dataDir`, locked by the first instance that asks for a file in it. */
+  readonly #dataDir: DataDirectory;
   #stopping: Promise<Error[]> | undefined;
 
   constructor(config: EdgeboxConfig, options: LifecycleOptions) {
@@ -87,6 +91,7 @@ export class Lifecycle {
     this.#secrets = rememberSecrets(config);
     try {
       this.#log = options.log;
+      this.#dataDir = new DataDirectory(dataDirPath(config.server.dataDir));
       this.#onStateChange = options.onStateChange;
       const hub = this.telemetry = options.telemetry ?? new TelemetryHub();
       this.#stateGauge = hub.gauge(
@@ -130,6 +135,7 @@ export class Lifecycle {
           withTraceParent: (headers, work) => withRemoteParent(hub, headers, work),
           signal: controller.signal,
           draining: this.#draining.signal,
+          dataDir: this.#dataDir,
           use: <T>(wanted: string | Capability<T>): T => {
             if (!requires.includes(wanted as Requirement)) {
               throw new Error(
@@ -243,6 +249,12 @@ export class Lifecycle {
         );
         await this.stop();
         throw new StartupError(line, { cause: error });
+      } else if (error instanceof PermanentStartError) {
+        this.#setState(plugin, "failed", messageOf(error));
+        this.#log.error("optional plugin cannot start", {
+          plugin: plugin.name,
+          error: messageOf(error),
+        });
       } else {
         this.#setState(plugin, "degraded", messageOf(error));
         this.#log.warn("optional plugin did not start; retrying in the background", {
@@ -303,6 +315,7 @@ export class Lifecycle {
       }
       if (!failed) this.#setState(plugin, "stopped", undefined);
     }
+    this.#dataDir[Symbol.dispose]();
     this.#secrets[Symbol.dispose]();
     return errors;
   }
@@ -329,6 +342,7 @@ export class Lifecycle {
           of: startAttempts,
           error: messageOf(error),
         });
+        if (error instanceof PermanentStartError) break;
       }
     }
     return lastError;

@@ -3,6 +3,7 @@
  * `create` function that receives everything it needs through its context and returns its
  * routes, its lifecycle hooks and what it offers other plugins.
  */
+import type { DataDir } from "./data_dir.ts";
 import { z } from "zod";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -39,6 +40,11 @@ export interface PluginContext<Config> {
    */
   draining: AbortSignal;
   /**
+   * The data directory (`server.dataDir`), where an embedded backend keeps its files:
+   * `dataDir.file("<instance>.db")` creates the directory, takes its lock and names the file.
+   */
+  dataDir: DataDir;
+  /**
    * What this plugin `requires`: a capability (typed, from the first instance that provides it)
    * or the exports of the first instance of a plugin type.
    */
@@ -62,6 +68,15 @@ export interface PluginContext<Config> {
 }
 
 /** What `create` returns: every member is optional. */
+/**
+ * A start failure that retrying cannot fix (a corrupt data file, a data directory another
+ * edgebox holds): the instance is not retried, and edgebox exits with this message when the
+ * instance is required.
+ */
+export class PermanentStartError extends Error {
+  override readonly name: string = "PermanentStartError";
+}
+
 export interface PluginInstance<Exports = unknown> {
   /** The sub-app mounted at `/v1/<name>`, complete before it is returned. */
   routes?: PluginRoutes;
