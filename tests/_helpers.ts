@@ -162,3 +162,9 @@ export async function problemOf(response: Response): Promise<Record<string, unkn
   }
   return await response.json();
 }
+
+/** A fresh temporary directory, removed with everything in it when disposed. */
+export function tempDir(prefix = "edgebox-test-"): { path: string } & Disposable {
+  const path = Deno.makeTempDirSync({ prefix });
+  return { path, [Symbol.dispose]: () => Deno.removeSync(path, { recursive: true }) };
+}
