@@ -1,13 +1,15 @@
 /**
- * The edgebox command line (`serve`, `check`, `plugins`, `schema`, `probe`, `version`) over the
- * plugin types it is given: `main(Deno.args, { plugins })` is a whole edgebox, so a program that
- * adds its own plugins to the built-in ones is a custom build, the way Caddy's are.
+ * The edgebox command line (`serve`, `check`, `backup`, `restore`, `plugins`, `schema`, `probe`,
+ * `version`) over the plugin types it is given: `main(Deno.args, { plugins })` is a whole
+ * edgebox, so a program that adds its own plugins to the built-in ones is a custom build, the
+ * way Caddy's are.
  * Exit codes: 0 success, 1 runtime or config failure, 2 bad usage.
  */
 import { parseArgs } from "node:util";
 import defaultConfigText from "../config/edgebox.yaml" with { type: "text" };
 import { ConfigError, type EdgeboxConfig, loadConfigFile, parseConfig } from "./config.ts";
 import { authRefusal } from "./auth.ts";
+import { backup, BackupError, restore } from "./backup.ts";
 import { configJsonSchema, pluginBlockSchema } from "./config_json_schema.ts";
 import {
   type PluginDefinition,
@@ -23,6 +25,8 @@ const USAGE = `edgebox ${VERSION}: plugins for NATS, Redis, Neo4j and S3 behind 
 Usage:
   edgebox serve   [--config FILE] [--host HOST] [--port PORT]
   edgebox check   --config FILE
+  edgebox backup  [--config FILE] --out DIR    (while edgebox serves: a consistent copy)
+  edgebox restore [--config FILE] --from DIR   (while edgebox is stopped)
   edgebox plugins [--json]
   edgebox schema  [--write FILE]
   edgebox probe   [URL]        (exit 0 when URL, default http://127.0.0.1:8080/health, answers 2xx)
@@ -70,6 +74,8 @@ export async function main(args: string[], options: MainOptions): Promise<number
         port: { type: "string", short: "p" },
         json: { type: "boolean" },
         write: { type: "string" },
+        out: { type: "string" },
+        from: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -92,6 +98,8 @@ export async function main(args: string[], options: MainOptions): Promise<number
     schema: ["write"],
     version: [],
     probe: [],
+    backup: ["config", "out"],
+    restore: ["config", "from"],
   };
   if (command === undefined) return usage("Missing command");
   if (!(command in allowed)) return usage(`Unknown command "${command}"`);
@@ -121,6 +129,24 @@ export async function main(args: string[], options: MainOptions): Promise<number
         );
         return 0;
       }
+      case "backup":
+      case "restore": {
+        const target = command === "backup" ? values.out : values.from;
+        if (target === undefined) {
+          return usage(`${command} needs --${command === "backup" ? "out" : "from"} DIR`);
+        }
+        const config = await readConfig(values.config, registry);
+        const report = command === "backup" ? backup(config, target) : restore(config, target);
+        for (const { instance, file, bytes } of report.instances) {
+          console.log(`${instance}: ${file} (${bytes} bytes)`);
+        }
+        console.log(
+          command === "backup"
+            ? `backed up ${report.instances.length} instance(s) of ${report.dataDir} into ${target}`
+            : `restored ${report.instances.length} instance(s) into ${report.dataDir}`,
+        );
+        return 0;
+      }
       case "plugins":
         return listPlugins(registry, values.json === true);
       case "schema": {
@@ -143,8 +169,8 @@ export async function main(args: string[], options: MainOptions): Promise<number
       }
     }
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
+    if (error instanceof ConfigError || error instanceof BackupError) {
+      console.error(error instanceof BackupError ? `edgebox: ${error.message}` : error.message);
       return 1;
     }
     throw error;

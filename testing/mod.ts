@@ -25,7 +25,11 @@ export const SANITIZED = { sanitizeOps: true, sanitizeResources: true } as const
 export interface TestEdgeboxOptions {
   /** Every plugin type the edgebox knows. */
   plugins: readonly PluginDefinition[];
-  /** The config, as the YAML file would hold it (`{ plugins: {...}, server: {...} }`). */
+  /**
+   * The config, as the YAML file would hold it (`{ plugins: {...}, server: {...} }`). Without
+   * `server.dataDir`, embedded backends keep their files in a temporary directory removed when
+   * the edgebox is disposed.
+   */
   config: Record<string, unknown>;
   /** Where log lines go (default: nowhere). */
   log?: Logger;
@@ -48,6 +52,12 @@ export async function openTestEdgebox(options: TestEdgeboxOptions): Promise<Test
     registry,
     env: () => undefined,
   });
+  const ownDataDir = config.server.dataDir === undefined
+    ? config.server.dataDir = Deno.makeTempDirSync({ prefix: "edgebox-test-" })
+    : undefined;
+  const removeDataDir = () => {
+    if (ownDataDir) Deno.removeSync(ownDataDir, { recursive: true });
+  };
   const log = options.log ?? createLogger({ write: () => {} });
   const lifecycle = new Lifecycle(config, { registry, log });
   const app = createApp({ config, lifecycle, log });
@@ -55,6 +65,7 @@ export async function openTestEdgebox(options: TestEdgeboxOptions): Promise<Test
     await lifecycle.start();
   } catch (error) {
     await lifecycle.stop();
+    removeDataDir();
     throw error;
   }
   return {
@@ -64,6 +75,7 @@ export async function openTestEdgebox(options: TestEdgeboxOptions): Promise<Test
     request: (path, init) => app.request(path, init),
     async [Symbol.asyncDispose]() {
       await lifecycle.stop();
+      removeDataDir();
     },
   };
 }

@@ -64,8 +64,11 @@ export const S3StorageConfig = z.strictObject({
 /** A directory on local disk: nothing to run besides edgebox. */
 export const FilesystemStorageConfig = z.strictObject({
   backend: z.literal("filesystem"),
-  /** Directory holding `objects/`, `blobs/` and `tmp/`; created at start. */
-  root: z.string().min(1).default("./data/storage"),
+  /**
+   * Directory holding `objects/`, `blobs/` and `tmp/`; created at start. Left out, it is
+   * `<server.dataDir>/<instance>` (so `./data/storage` by default), locked with the data directory.
+   */
+  root: z.string().min(1).optional(),
   /** fsync each object before it becomes visible, so a crash cannot leave it half-written. */
   fsync: z.boolean().default(true),
   /**

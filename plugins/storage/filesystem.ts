@@ -12,6 +12,7 @@
  * `.d` / `.meta` suffixes keep key `a` and key `a/b` from colliding, and key rules (`keys.ts`)
  * plus a final containment check keep every path inside `root`. One process owns a root.
  */
+import type { DataDir } from "../../core/data_dir.ts";
 import { createHash } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
 import { EdgeboxError } from "../../core/errors.ts";
@@ -53,6 +54,8 @@ import { checkedBody } from "./streams.ts";
 export interface FilesystemStorageOptions {
   /** Directory holding everything; created at connect. */
   root: string;
+  /** Called first in `connect`: takes the data directory's lock when the root lives in it. */
+  claim?: () => void;
   /** fsync bodies and sidecars before they become visible. */
   fsync: boolean;
   maxObjectSize: number;
@@ -183,6 +186,7 @@ export class FilesystemStorage implements StorageDriver {
   readonly #blobs: string;
   readonly #tmp: string;
   readonly #fsync: boolean;
+  readonly #claim: (() => void) | undefined;
   readonly #maxObjectSize: number;
   readonly #maxKeyLength: number;
   readonly #signer: UrlSigner;
@@ -196,6 +200,7 @@ export class FilesystemStorage implements StorageDriver {
     this.#blobs = join(this.#root, "blobs");
     this.#tmp = join(this.#root, "tmp");
     this.#fsync = options.fsync;
+    this.#claim = options.claim;
     this.#maxObjectSize = options.maxObjectSize;
     this.#maxKeyLength = options.maxKeyLength;
     this.#signer = new UrlSigner({
@@ -207,6 +212,7 @@ export class FilesystemStorage implements StorageDriver {
 
   async connect(): Promise<void> {
     this.#assertOpen();
+    this.#claim?.();
     try {
       for (const dir of [this.#objects, this.#blobs, this.#tmp]) {
         await Deno.mkdir(dir, { recursive: true });
@@ -655,9 +661,11 @@ FilesystemStorage satisfies new (options: FilesystemStorageOptions) => StorageDr
 export function filesystemStorageOptions(
   config: FilesystemStorageConfig,
   scope: string,
+  dataDir: DataDir,
 ): FilesystemStorageOptions {
   return {
-    root: config.root,
+    root: config.root ?? join(dataDir.path, scope),
+    ...(config.root === undefined ? { claim: () => void dataDir.file(scope) } : {}),
     fsync: config.fsync,
     maxObjectSize: config.maxObjectSize,
     maxKeyLength: config.maxKeyLength,
@@ -678,6 +686,6 @@ export const filesystemBackend = defineBackend({
         "presignSecret is not set: presigned URLs are signed with a per-process key and stop working when edgebox restarts",
       );
     }
-    return new FilesystemStorage(filesystemStorageOptions(ctx.config, ctx.name));
+    return new FilesystemStorage(filesystemStorageOptions(ctx.config, ctx.name, ctx.dataDir));
   },
 });

@@ -21,6 +21,7 @@ export interface SpawnOptions {
   binary?: string;
   /** Permission flags of `deno run` (default `--allow-all`). */
   permissions?: string[];
+  /** `EDGEBOX_DATA_DIR` defaults to a fresh temporary directory, removed once edgebox exits. */
   env?: Record<string, string>;
 }
 
@@ -29,12 +30,17 @@ const decoder = new TextDecoder();
 /** Starts edgebox; resolves once it logs `listening` (or rejects with its output if it exits). */
 export async function spawnEdgebox(options: SpawnOptions = {}): Promise<EdgeboxProcess> {
   const args = options.args ?? ["serve", "--port", "0"];
+  // Each edgebox gets a data directory of its own: tests run side by side.
+  const ownDataDir = options.env?.EDGEBOX_DATA_DIR === undefined
+    ? Deno.makeTempDirSync({ prefix: "edgebox-e2e-" })
+    : undefined;
+  const env = { EDGEBOX_DATA_DIR: ownDataDir!, ...options.env, NO_COLOR: "1" };
   const command = options.binary
     ? new Deno.Command(options.binary, {
       args,
       stdout: "null",
       stderr: "piped",
-      env: { ...options.env, NO_COLOR: "1" },
+      env,
     })
     : new Deno.Command(Deno.execPath(), {
       args: [
@@ -45,7 +51,7 @@ export async function spawnEdgebox(options: SpawnOptions = {}): Promise<EdgeboxP
       ],
       stdout: "null",
       stderr: "piped",
-      env: { ...options.env, NO_COLOR: "1" },
+      env,
     });
   const child = command.spawn();
   const lines: string[] = [];
@@ -69,6 +75,7 @@ export async function spawnEdgebox(options: SpawnOptions = {}): Promise<EdgeboxP
   const exited = async () => {
     const result = await status;
     await reading;
+    if (ownDataDir) await Deno.remove(ownDataDir, { recursive: true }).catch(() => {});
     return result;
   };
   void status.then(async () => {

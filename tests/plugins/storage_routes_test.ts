@@ -19,9 +19,11 @@ import {
   configYaml,
   loadConfig,
   openApp,
+  openLifecycle,
   problemOf,
   type RunningApp,
   SANITIZED,
+  tempDir,
 } from "../_helpers.ts";
 import { generatedStream } from "../contract/storage_contract.ts";
 
@@ -1250,9 +1252,28 @@ Deno.test("config: the filesystem backend needs nothing but its name", () => {
     string,
     unknown
   >;
-  assert.equal(storage.root, "./data/storage");
+  assert.equal(storage.root, undefined, "the instance's directory under server.dataDir");
   assert.equal(storage.maxObjectSize, 5 * 2 ** 30);
 });
+
+Deno.test(
+  "a filesystem storage without a root keeps its objects under the data directory, locked",
+  SANITIZED,
+  async () => {
+    using temp = tempDir();
+    const config = loadConfig(
+      configYaml({ files: { type: "storage", backend: "filesystem" } }, {
+        server: { dataDir: temp.path },
+      }),
+      registry,
+    );
+    await using running = openLifecycle(config, registry);
+    await running.lifecycle.start();
+
+    assert.ok(Deno.statSync(`${temp.path}/files/objects`).isDirectory);
+    assert.ok(Deno.statSync(`${temp.path}/edgebox.lock`).isFile);
+  },
+);
 
 Deno.test("config: sizes and durations are read in units", () => {
   const config = loadConfig(
