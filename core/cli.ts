@@ -10,6 +10,7 @@ import defaultConfigText from "../config/edgebox.yaml" with { type: "text" };
 import { ConfigError, type EdgeboxConfig, loadConfigFile, parseConfig } from "./config.ts";
 import { authRefusal } from "./auth.ts";
 import { backup, BackupError, restore } from "./backup.ts";
+import { DataDirInUseError } from "./data_dir.ts";
 import { configJsonSchema, pluginBlockSchema } from "./config_json_schema.ts";
 import {
   type PluginDefinition,
@@ -169,8 +170,12 @@ export async function main(args: string[], options: MainOptions): Promise<number
       }
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof BackupError) {
-      console.error(error instanceof BackupError ? `edgebox: ${error.message}` : error.message);
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 1;
+    }
+    if (error instanceof BackupError || error instanceof DataDirInUseError) {
+      console.error(`edgebox: ${error.message}`);
       return 1;
     }
     throw error;
