@@ -1,6 +1,10 @@
-/** Config of the cache plugin: Redis (or anything speaking its protocol) or the in-memory store. */
+/**
+ * Config of the cache plugin: Redis (or anything speaking its protocol), the in-memory store, or
+ * the in-memory store kept durable in an SQLite file.
+ */
 import { z } from "zod";
 import type { PluginContext } from "../../core/plugin.ts";
+import { DurabilityConfig } from "../../core/sqlite.ts";
 import { duration, size } from "../../core/units.ts";
 import type { CacheDriverOptions } from "./driver.ts";
 import { nameProblem } from "./keys.ts";
@@ -16,7 +20,7 @@ const Ttl = duration().pipe(
   ),
 );
 
-/** Fields both backends share: the key space and every limit on what a request may ask for. */
+/** Fields every backend shares: the key space and every limit on what a request may ask for. */
 const common = {
   /**
    * Every key this instance touches lives under it, so instances sharing one Redis stay apart.
@@ -71,23 +75,39 @@ export const RedisCacheConfig = z.strictObject({
   ...common,
 }).refine(pageSizes.check, pageSizes.message);
 
-/** The embedded store: entries in process memory, bounded by count and bytes (LRU eviction). */
-export const MemoryCacheConfig = z.strictObject({
-  backend: z.literal("memory"),
+/** Fields of the embedded stores: the bounds of the working set in process memory. */
+const bounded = {
   /** Most entries held; the least recently used one is evicted past it. */
   maxEntries: z.number().int().min(1).max(100_000_000).default(100_000),
   /** Most bytes held (keys, values and a fixed overhead per entry); LRU eviction past it. */
   maxBytes: size().pipe(z.number().int().min(1_024)).default(64 * 2 ** 20),
   /** How often expired entries are swept (they are also dropped when touched). */
   sweepInterval: duration().pipe(z.number().int().min(10)).default(1_000),
+};
+
+const valueFits = {
+  check: (config: { maxValueSize: number; maxBytes: number }) =>
+    config.maxValueSize < config.maxBytes,
+  message: { message: "maxValueSize must be smaller than maxBytes", path: ["maxValueSize"] },
+};
+
+/** The embedded store: entries in process memory, bounded by count and bytes (LRU eviction). */
+export const MemoryCacheConfig = z.strictObject({
+  backend: z.literal("memory"),
+  ...bounded,
   ...common,
-}).refine(pageSizes.check, pageSizes.message).refine(
-  (config) => config.maxValueSize < config.maxBytes,
-  {
-    message: "maxValueSize must be smaller than maxBytes",
-    path: ["maxValueSize"],
-  },
-);
+}).refine(pageSizes.check, pageSizes.message).refine(valueFits.check, valueFits.message);
+
+/**
+ * The embedded durable store: the memory store as the working set (same bounds, so everything
+ * kept must fit in `maxBytes`), every change written behind to `<dataDir>/<instance>.db`.
+ */
+export const SqliteCacheConfig = z.strictObject({
+  backend: z.literal("sqlite"),
+  ...bounded,
+  durability: DurabilityConfig,
+  ...common,
+}).refine(pageSizes.check, pageSizes.message).refine(valueFits.check, valueFits.message);
 
 /** A validated Redis backend config. */
 export type RedisCacheConfig = z.output<typeof RedisCacheConfig>;
@@ -95,8 +115,11 @@ export type RedisCacheConfig = z.output<typeof RedisCacheConfig>;
 /** A validated memory backend config. */
 export type MemoryCacheConfig = z.output<typeof MemoryCacheConfig>;
 
-/** A validated cache config, of either backend (the core builds the union over `backend`). */
-export type CacheConfig = RedisCacheConfig | MemoryCacheConfig;
+/** A validated SQLite backend config. */
+export type SqliteCacheConfig = z.output<typeof SqliteCacheConfig>;
+
+/** A validated cache config, of any backend (the core builds the union over `backend`). */
+export type CacheConfig = RedisCacheConfig | MemoryCacheConfig | SqliteCacheConfig;
 
 /** The largest request body a config allows (see `bodyLimit`). */
 export function bodyLimitOf(config: CacheConfig): number {
@@ -104,7 +127,7 @@ export function bodyLimitOf(config: CacheConfig): number {
 }
 
 /**
- * The options both drivers take, from an instance's context: its key space (its own prefix by
+ * The options every driver takes, from an instance's context: its key space (its own prefix by
  * default, so two instances sharing one Redis stay apart), its limits and its hit metrics.
  */
 export function driverOptionsOf(

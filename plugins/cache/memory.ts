@@ -2,9 +2,13 @@
  * The embedded cache: entries in process memory with TTLs, bounded by `maxEntries` and
  * `maxBytes` (least recently used evicted first). Every operation runs synchronously inside one
  * call, so each is atomic without locks, as a Redis command or script is.
+ *
+ * It is also the working set of the SQLite cache (sqlite.ts): `onChange` names every key whose
+ * entry changed, for whatever reason, and {@linkcode MemoryCache.snapshotEntry} and
+ * {@linkcode MemoryCache.restoreEntry} move entries in and out as plain records.
  */
 import type { HealthReport, PluginContext } from "../../core/plugin.ts";
-import { driverOptionsOf, type MemoryCacheConfig } from "./config.ts";
+import { driverOptionsOf, type MemoryCacheConfig, type SqliteCacheConfig } from "./config.ts";
 import {
   type BatchGet,
   type BatchRequest,
@@ -77,6 +81,20 @@ interface StoredHash {
 
 type Stored = StoredValue | StoredHash;
 
+/**
+ * An entry as a store outside memory keeps it. `expiresAt` is epoch ms (0: never); `seq` is its
+ * creation order, which listing follows; `contentType` is `undefined` for the default.
+ */
+export type EntryRecord =
+  | {
+    kind: "string";
+    value: Uint8Array;
+    contentType: string | undefined;
+    expiresAt: number;
+    seq: number;
+  }
+  | { kind: "hash"; fields: [string, string][]; expiresAt: number; seq: number };
+
 /** Options of {@linkcode MemoryCache}. */
 export interface MemoryCacheOptions extends CacheDriverOptions {
   maxEntries: number;
@@ -85,10 +103,18 @@ export interface MemoryCacheOptions extends CacheDriverOptions {
   sweepInterval: number;
   /** The clock; `Date.now` unless a test needs another. */
   now?: () => number;
+  /**
+   * Called synchronously with the key of every entry created, modified or removed, whatever the
+   * cause (a write, a counter, a hash patch, expiry on read or by the sweeper, LRU eviction,
+   * purge), but not when `close` drops everything. A write-behind store marks the key dirty.
+   */
+  onChange?: (key: string) => void;
 }
 
-/** The options of an instance's memory cache, from its context. */
-export function memoryCacheOptions(ctx: PluginContext<MemoryCacheConfig>): MemoryCacheOptions {
+/** The options of an instance's memory cache (or SQLite cache's working set), from its context. */
+export function memoryCacheOptions(
+  ctx: PluginContext<MemoryCacheConfig | SqliteCacheConfig>,
+): MemoryCacheOptions {
   return {
     ...driverOptionsOf(ctx),
     maxEntries: ctx.config.maxEntries,
@@ -108,6 +134,7 @@ export class MemoryCache implements CacheDriver {
   readonly #options: MemoryCacheOptions;
   readonly #limits: CacheLimits;
   readonly #now: () => number;
+  readonly #onChange: ((key: string) => void) | undefined;
   #bytes = 0;
   #seq = 0;
   #open = false;
@@ -119,6 +146,7 @@ export class MemoryCache implements CacheDriver {
     this.#options = options;
     this.#limits = options.limits;
     this.#now = options.now ?? Date.now;
+    this.#onChange = options.onChange;
   }
 
   /** How many entries (internal ones included) and accounted bytes it holds now. */
@@ -380,24 +408,92 @@ export class MemoryCache implements CacheDriver {
 
   purge(): Promise<number> {
     const count = this.#entries.size;
-    this.#entries.clear();
-    this.#bySeq.clear();
-    this.#bytes = 0;
-    this.#sweep = undefined;
+    const removed = this.#onChange ? [...this.#entries.keys()] : [];
+    this.#clear();
+    for (const key of removed) this.#onChange!(key);
     return Promise.resolve(count);
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#closed = true;
     this.#open = false;
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
-    await this.purge();
+    // Dropping the working set is not a change of the entries: a store keeps them.
+    this.#clear();
+    return Promise.resolve();
+  }
+
+  /**
+   * The entry under `key` as a plain record, expired or not, without touching it; `undefined`
+   * when there is none. The record shares the value's bytes: read them, never change them.
+   */
+  snapshotEntry(key: string): EntryRecord | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    if (entry.kind === "hash") {
+      return {
+        kind: "hash",
+        fields: [...entry.fields],
+        expiresAt: entry.expiresAt,
+        seq: entry.seq,
+      };
+    }
+    return {
+      kind: "string",
+      value: entry.value,
+      contentType: entry.contentType,
+      expiresAt: entry.expiresAt,
+      seq: entry.seq,
+    };
+  }
+
+  /**
+   * Puts back an entry a store kept (taking ownership of its value), before any other write and
+   * in ascending `seq` order, so listings keep their order. The bounds hold as for a write: past
+   * them the oldest restored entries are evicted (and reported through `onChange`).
+   */
+  restoreEntry(key: string, record: EntryRecord): void {
+    if (record.seq <= this.#seq || this.#entries.has(key)) {
+      throw new RangeError(`Cannot restore ${quoted(key)}: entries come back once each, by seq`);
+    }
+    const entry: Stored = record.kind === "string"
+      ? {
+        kind: "string",
+        value: record.value,
+        contentType: record.contentType === DEFAULT_CONTENT_TYPE ? undefined : record.contentType,
+        expiresAt: record.expiresAt,
+        bytes: 0,
+        seq: record.seq,
+        etag: undefined,
+      }
+      : {
+        kind: "hash",
+        fields: new Map(record.fields),
+        expiresAt: record.expiresAt,
+        bytes: 0,
+        seq: record.seq,
+      };
+    entry.bytes = entry.kind === "string"
+      ? valueBytes(key, entry.value, entry.contentType)
+      : hashBytes(key, entry.fields);
+    this.#seq = record.seq;
+    this.#bySeq.set(entry.seq, key);
+    this.#entries.set(key, entry);
+    this.#bytes += entry.bytes;
+    this.#evict();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  #clear(): void {
+    this.#entries.clear();
+    this.#bySeq.clear();
+    this.#bytes = 0;
+    this.#sweep = undefined;
   }
 
   /** Runs one operation, turning its synchronous result or error into a promise. */
@@ -499,6 +595,7 @@ export class MemoryCache implements CacheDriver {
     entry.bytes = bytes;
     this.#bytes += bytes;
     this.#entries.set(key, entry);
+    this.#onChange?.(key);
     this.#evict();
   }
 
@@ -511,6 +608,7 @@ export class MemoryCache implements CacheDriver {
     this.#entries.delete(key);
     this.#bySeq.delete(entry.seq);
     this.#bytes -= entry.bytes;
+    this.#onChange?.(key);
   }
 
   /** Drops least recently used entries until both bounds hold (never the newest one). */

@@ -1,15 +1,17 @@
 /**
  * The cache plugin: a key-value cache with TTLs, atomic counters, hashes, batches and fixed-window
- * rate limits behind HTTP, on Redis (or anything speaking its protocol) or in process memory.
+ * rate limits behind HTTP, on Redis (or anything speaking its protocol), in process memory, or in
+ * process memory kept durable in an SQLite file under the data directory.
  * Its exports offer the same operations to other plugins, and `rateLimit` to the core.
  */
 import { defineBackend, definePlugin, provide } from "../../core/plugin.ts";
 import { RATE_LIMIT_STORE } from "../../core/rate_limit.ts";
 import { KEY_VALUE } from "./capability.ts";
-import { bodyLimitOf, MemoryCacheConfig, RedisCacheConfig } from "./config.ts";
+import { bodyLimitOf, MemoryCacheConfig, RedisCacheConfig, SqliteCacheConfig } from "./config.ts";
 import { apiOf, type CacheApi, type CacheDriver } from "./driver.ts";
 import { MemoryCache, memoryCacheOptions } from "./memory.ts";
 import { RedisCache, redisCacheOptions } from "./redis.ts";
+import { SqliteCache } from "./sqlite.ts";
 import { cacheRoutes } from "./routes.ts";
 import { routeLimitsOf } from "./schemas.ts";
 
@@ -19,7 +21,8 @@ export type CacheExports = CacheApi;
 /** The cache plugin definition. */
 export const cachePlugin = definePlugin({
   type: "cache",
-  description: "Key-value cache with TTLs, counters, hashes and rate limits (Redis or in-memory)",
+  description:
+    "Key-value cache with TTLs, counters, hashes and rate limits (Redis, SQLite or in-memory)",
   backends: {
     redis: defineBackend({
       config: RedisCacheConfig,
@@ -29,6 +32,16 @@ export const cachePlugin = definePlugin({
     memory: defineBackend({
       config: MemoryCacheConfig,
       create: (ctx): CacheDriver => new MemoryCache(memoryCacheOptions(ctx)),
+    }),
+    sqlite: defineBackend({
+      config: SqliteCacheConfig,
+      create: (ctx): CacheDriver =>
+        new SqliteCache({
+          ...memoryCacheOptions(ctx),
+          // Named at connect: naming it creates the data directory and takes its lock.
+          file: () => ctx.dataDir.file(`${ctx.name}.db`),
+          durability: ctx.config.durability,
+        }),
     }),
   },
   routes: (cache, ctx) => cacheRoutes(cache, routeLimitsOf(ctx.config)),
