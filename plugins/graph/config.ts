@@ -1,15 +1,18 @@
 /**
- * Config of the graph plugin: Neo4j or the embedded in-memory graph, with the same limits, and
- * what each block turns into (driver options, route limits), so the declaration only wires them.
+ * Config of the graph plugin: Neo4j, the embedded SQLite graph or the in-memory one, with the
+ * same limits, and what each block turns into (driver options, route limits), so the declaration
+ * only wires them.
  */
 import { z } from "zod";
 import type { Logger } from "../../core/log.ts";
+import { DurabilityConfig } from "../../core/sqlite.ts";
 import { duration, size } from "../../core/units.ts";
 import type { GraphLimits } from "./driver.ts";
 import { IDENTIFIER } from "./identifiers.ts";
 import type { MemoryGraphOptions } from "./memory.ts";
 import type { Neo4jGraphOptions } from "./neo4j.ts";
 import type { GraphRoutesOptions } from "./routes.ts";
+import type { SqliteGraphOptions } from "./sqlite.ts";
 
 /** Longest Cypher query text `POST /cypher` accepts. */
 const MAX_QUERY_LENGTH = 65_536;
@@ -19,7 +22,7 @@ const Identifier = z.string().regex(
   "Expected a letter, then up to 63 letters, digits or _",
 );
 
-/** Fields both backends share: allowlists and every limit on what a request may ask for. */
+/** Fields every backend shares: allowlists and every limit on what a request may ask for. */
 const common = {
   /** Allowed node labels; any label matching the identifier pattern when left out. */
   labels: z.array(Identifier).min(1).max(1_000).optional(),
@@ -85,14 +88,25 @@ export const MemoryGraphConfig = z.strictObject({
   ...common,
 });
 
+/**
+ * The embedded durable graph: the in-memory graph, recorded in `<instance>.db` under
+ * `server.dataDir` and reloaded from it at start.
+ */
+export const SqliteGraphConfig = MemoryGraphConfig.extend({
+  backend: z.literal("sqlite"),
+  durability: DurabilityConfig,
+});
+
 /** Validated Neo4j config. */
 export type Neo4jGraphConfig = z.output<typeof Neo4jGraphConfig>;
 /** Validated memory config. */
 export type MemoryGraphConfig = z.output<typeof MemoryGraphConfig>;
-/** Validated graph config: either block (the core builds the union over `backend`). */
-export type GraphConfig = Neo4jGraphConfig | MemoryGraphConfig;
+/** Validated SQLite config. */
+export type SqliteGraphConfig = z.output<typeof SqliteGraphConfig>;
+/** Validated graph config: any block (the core builds the union over `backend`). */
+export type GraphConfig = Neo4jGraphConfig | MemoryGraphConfig | SqliteGraphConfig;
 
-/** The allowlists and cycle-check bound every driver enforces, from either block. */
+/** The allowlists and cycle-check bound every driver enforces, from any block. */
 function limitsOf(config: GraphConfig): GraphLimits {
   return {
     ...(config.labels ? { labels: config.labels } : {}),
@@ -101,9 +115,19 @@ function limitsOf(config: GraphConfig): GraphLimits {
   };
 }
 
-/** The options of the in-memory driver. */
-export function memoryGraphOptions(config: MemoryGraphConfig): MemoryGraphOptions {
+/** The options of the in-memory driver (also the working set of the SQLite one). */
+export function memoryGraphOptions(
+  config: MemoryGraphConfig | SqliteGraphConfig,
+): MemoryGraphOptions {
   return { ...limitsOf(config), maxNodes: config.maxNodes, maxEdges: config.maxEdges };
+}
+
+/** The options of the SQLite driver; `file` names its database (called at connect). */
+export function sqliteGraphOptions(
+  config: SqliteGraphConfig,
+  file: () => string,
+): SqliteGraphOptions {
+  return { ...memoryGraphOptions(config), durability: config.durability, file };
 }
 
 /** The options of the Neo4j driver; `log` takes the client library's own warnings. */

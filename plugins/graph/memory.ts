@@ -2,6 +2,10 @@
  * The embedded graph: an in-memory property graph with a label index and per-node adjacency maps
  * by relationship type in both directions. Every operation runs synchronously inside one call,
  * so each is atomic and `rejectCycle` checks cannot interleave; batches keep an undo log.
+ *
+ * A durable backend keeps this graph as its working set: `onChange` names every node and
+ * relationship a write touched (cascades included), the snapshot methods read their current
+ * state back, and the restore methods rebuild the graph from stored records at start.
  */
 import type { HealthReport } from "../../core/plugin.ts";
 import type {
@@ -31,7 +35,14 @@ import type {
   Upserted,
 } from "./driver.ts";
 import { atField, cycleRejected, graphError } from "./errors.ts";
-import { assertLabel, assertType, compareRefs, filterCandidates, nodeKey } from "./identifiers.ts";
+import {
+  assertLabel,
+  assertType,
+  compareRefs,
+  edgeKeyOf,
+  filterCandidates,
+  nodeKey,
+} from "./identifiers.ts";
 
 /** Options of {@linkcode MemoryGraph}. */
 export interface MemoryGraphOptions extends GraphLimits {
@@ -41,7 +52,18 @@ export interface MemoryGraphOptions extends GraphLimits {
   readonly maxEdges: number;
   /** Most expansion steps one traversal may take before it is cut off (504). */
   readonly maxSteps?: number;
+  /**
+   * Called synchronously for every node or relationship created, updated or deleted (a node's
+   * deletion reports each relationship it takes with it). A batch that fails reports what it
+   * touched before undoing it; the undone state is whatever the snapshot methods read then.
+   */
+  readonly onChange?: (change: GraphChange) => void;
 }
+
+/** A node or relationship a write touched, by its key: read its state with a snapshot method. */
+export type GraphChange =
+  | { readonly kind: "node"; readonly ref: NodeRef }
+  | { readonly kind: "edge"; readonly key: EdgeKey };
 
 interface NodeRecord {
   readonly label: string;
@@ -72,6 +94,7 @@ const DEFAULT_MAX_STEPS = 5_000_000;
 export class MemoryGraph implements GraphDriver {
   readonly features: ReadonlySet<GraphFeature> = new Set();
   readonly #options: MemoryGraphOptions;
+  readonly #onChange: ((change: GraphChange) => void) | undefined;
   readonly #nodes = new Map<string, NodeRecord>();
   readonly #byLabel = new Map<string, Map<string, NodeRecord>>();
   #edgeCount = 0;
@@ -81,6 +104,7 @@ export class MemoryGraph implements GraphDriver {
 
   constructor(options: MemoryGraphOptions) {
     this.#options = options;
+    this.#onChange = options.onChange;
   }
 
   connect(): Promise<void> {
@@ -119,6 +143,7 @@ export class MemoryGraph implements GraphDriver {
       }
       this.#nodes.delete(nodeKey(ref));
       this.#byLabel.get(ref.label)?.delete(ref.id);
+      this.#onChange?.({ kind: "node", ref: refOf(record) });
       return true;
     });
   }
@@ -288,6 +313,63 @@ export class MemoryGraph implements GraphDriver {
     return this.close();
   }
 
+  /** The node as stored now, without checks (a durable backend reads what `onChange` named). */
+  nodeSnapshot(ref: NodeRef): GraphNode | undefined {
+    const record = this.#nodes.get(nodeKey(ref));
+    return record ? nodeOf(record) : undefined;
+  }
+
+  /** The relationship as stored now, without checks. */
+  edgeSnapshot(key: EdgeKey): GraphEdge | undefined {
+    const edge = this.#nodes.get(nodeKey(key.from))?.out.get(key.type)?.get(nodeKey(key.to));
+    return edge ? edgeOf(edge) : undefined;
+  }
+
+  /**
+   * Puts back a stored node, skipping allowlists and limits (what was stored stays readable after
+   * a config change) and `onChange`. Restore every node before the relationships.
+   */
+  restoreNode(node: GraphNode): void {
+    const key = nodeKey(node);
+    const existing = this.#nodes.get(key);
+    if (existing) {
+      existing.properties = frozen(node.properties);
+      return;
+    }
+    const record: NodeRecord = {
+      label: node.label,
+      id: node.id,
+      properties: frozen(node.properties),
+      out: new Map(),
+      in: new Map(),
+    };
+    this.#nodes.set(key, record);
+    let index = this.#byLabel.get(node.label);
+    if (!index) this.#byLabel.set(node.label, index = new Map());
+    index.set(node.id, record);
+  }
+
+  /** Puts back a stored relationship like {@linkcode restoreNode}; both ends must be restored. */
+  restoreEdge(edge: GraphEdge): void {
+    const from = this.#nodes.get(nodeKey(edge.from));
+    const to = this.#nodes.get(nodeKey(edge.to));
+    if (!from || !to) {
+      throw new Error(
+        `relationship ${edgeKeyOf(edge.from, edge.type, edge.to)} names a missing node`,
+      );
+    }
+    const properties = frozen(edge.properties);
+    const existing = from.out.get(edge.type)?.get(nodeKey(to));
+    if (existing) {
+      existing.properties = properties;
+      return;
+    }
+    const record: EdgeRecord = { from, type: edge.type, to, properties };
+    adjacency(from.out, edge.type).set(nodeKey(to), record);
+    adjacency(to.in, edge.type).set(nodeKey(from), record);
+    this.#edgeCount++;
+  }
+
   /** Runs synchronous work as a promise (errors become rejections), once connected. */
   #run<T>(work: () => T): Promise<T> {
     try {
@@ -307,6 +389,7 @@ export class MemoryGraph implements GraphDriver {
       const previous = existing.properties;
       existing.properties = properties;
       this.#undo?.push(() => existing.properties = previous);
+      this.#onChange?.({ kind: "node", ref: refOf(existing) });
       return { value: nodeOf(existing), created: false };
     }
     if (this.#nodes.size >= this.#options.maxNodes) {
@@ -329,6 +412,7 @@ export class MemoryGraph implements GraphDriver {
       this.#nodes.delete(key);
       this.#byLabel.get(node.label)?.delete(node.id);
     });
+    this.#onChange?.({ kind: "node", ref: refOf(record) });
     return { value: nodeOf(record), created: true };
   }
 
@@ -342,6 +426,7 @@ export class MemoryGraph implements GraphDriver {
       const previous = existing.properties;
       existing.properties = properties;
       this.#undo?.push(() => existing.properties = previous);
+      this.#onChange?.({ kind: "edge", key: edgeOf(existing) });
       return { value: edgeOf(existing), created: false };
     }
     if (edge.rejectCycle) {
@@ -361,6 +446,7 @@ export class MemoryGraph implements GraphDriver {
     adjacency(to.in, edge.type).set(nodeKey(from), record);
     this.#edgeCount++;
     this.#undo?.push(() => this.#removeEdge(record));
+    this.#onChange?.({ kind: "edge", key: edgeOf(record) });
     return { value: edgeOf(record), created: true };
   }
 
@@ -368,6 +454,7 @@ export class MemoryGraph implements GraphDriver {
     edge.from.out.get(edge.type)?.delete(nodeKey(edge.to));
     edge.to.in.get(edge.type)?.delete(nodeKey(edge.from));
     this.#edgeCount--;
+    this.#onChange?.({ kind: "edge", key: edgeOf(edge) });
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * The graph plugin: nodes and typed relationships behind one HTTP API, on Neo4j 5 or on an
- * embedded in-memory graph. It answers what dependency graphs ask: what X depends on, what it
+ * The graph plugin: nodes and typed relationships behind one HTTP API, on Neo4j 5, on an
+ * embedded graph recorded in SQLite, or on a throwaway in-memory one. It answers what dependency graphs ask: what X depends on, what it
  * blocks, the path from A to B, whether an edge would close a cycle.
  */
 import { defineBackend, definePlugin } from "../../core/plugin.ts";
@@ -10,22 +10,31 @@ import {
   memoryGraphOptions,
   Neo4jGraphConfig,
   neo4jGraphOptions,
+  SqliteGraphConfig,
+  sqliteGraphOptions,
 } from "./config.ts";
 import type { GraphDriver } from "./driver.ts";
 import { MemoryGraph } from "./memory.ts";
 import { Neo4jGraph } from "./neo4j.ts";
+import { SqliteGraph } from "./sqlite.ts";
 import { graphRoutes } from "./routes.ts";
 
 /** The graph plugin definition. */
 export const graphPlugin = definePlugin({
   type: "graph",
   description:
-    "Nodes and typed relationships on Neo4j or an embedded graph: neighbours, paths, cycles",
+    "Nodes and typed relationships on Neo4j, embedded SQLite or in memory: neighbours, paths, cycles",
   backends: {
     neo4j: defineBackend({
       config: Neo4jGraphConfig,
       system: "neo4j",
       create: (ctx): GraphDriver => new Neo4jGraph(neo4jGraphOptions(ctx.config, ctx.log)),
+    }),
+    sqlite: defineBackend({
+      config: SqliteGraphConfig,
+      system: "sqlite",
+      create: (ctx): GraphDriver =>
+        new SqliteGraph(sqliteGraphOptions(ctx.config, () => ctx.dataDir.file(`${ctx.name}.db`))),
     }),
     memory: defineBackend({
       config: MemoryGraphConfig,

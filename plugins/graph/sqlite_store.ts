@@ -1,0 +1,164 @@
+/**
+ * The SQLite graph's tables: their schema, loading every stored record into a
+ * {@linkcode MemoryGraph}, and writing one node or relationship back (upsert or delete).
+ *
+ * Nodes and relationships are rows keyed like the memory graph keys them (label and id; from,
+ * type and to), with their properties as JSON text. They are plain rowid tables, loaded in rowid
+ * order, so a restart rebuilds the adjacency maps in about the order the writes made them, and a
+ * traversal that has several equally short answers tends to give the same one as before.
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { Migration } from "../../core/sqlite.ts";
+import type { EdgeKey, GraphEdge, GraphNode, NodeRef, Properties } from "./driver.ts";
+import type { MemoryGraph } from "./memory.ts";
+
+/** Step `i` takes the schema from version `i` to `i + 1`. */
+export const GRAPH_MIGRATIONS: readonly Migration[] = [
+  `CREATE TABLE nodes (
+     label TEXT NOT NULL,
+     id TEXT NOT NULL,
+     properties TEXT NOT NULL,
+     PRIMARY KEY (label, id)
+   );
+   CREATE TABLE edges (
+     from_label TEXT NOT NULL,
+     from_id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     to_label TEXT NOT NULL,
+     to_id TEXT NOT NULL,
+     properties TEXT NOT NULL,
+     PRIMARY KEY (from_label, from_id, type, to_label, to_id)
+   );`,
+];
+
+interface NodeRow {
+  label: string;
+  id: string;
+  properties: string;
+}
+
+interface EdgeRow {
+  from_label: string;
+  from_id: string;
+  type: string;
+  to_label: string;
+  to_id: string;
+  properties: string;
+}
+
+/** A stored record the graph cannot take back: the file is damaged or was edited by hand. */
+export class DamagedRecord extends Error {
+  override readonly name = "DamagedRecord";
+}
+
+/** Prepared statements over one open graph database. */
+export class GraphStore {
+  readonly #db: DatabaseSync;
+  readonly #putNode: StatementSync;
+  readonly #deleteNode: StatementSync;
+  readonly #putEdge: StatementSync;
+  readonly #deleteEdge: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    // ON CONFLICT ... DO UPDATE keeps the row (and its rowid, hence its place in the load order).
+    this.#putNode = db.prepare(
+      "INSERT INTO nodes (label, id, properties) VALUES (?, ?, ?) " +
+        "ON CONFLICT (label, id) DO UPDATE SET properties = excluded.properties",
+    );
+    this.#deleteNode = db.prepare("DELETE FROM nodes WHERE label = ? AND id = ?");
+    this.#putEdge = db.prepare(
+      "INSERT INTO edges (from_label, from_id, type, to_label, to_id, properties) " +
+        "VALUES (?, ?, ?, ?, ?, ?) " +
+        "ON CONFLICT (from_label, from_id, type, to_label, to_id) " +
+        "DO UPDATE SET properties = excluded.properties",
+    );
+    this.#deleteEdge = db.prepare(
+      "DELETE FROM edges WHERE from_label = ? AND from_id = ? AND type = ? AND to_label = ? " +
+        "AND to_id = ?",
+    );
+  }
+
+  /** Restores every stored node, then every relationship, into `graph`. */
+  loadInto(graph: MemoryGraph): void {
+    const nodes = this.#db.prepare("SELECT label, id, properties FROM nodes ORDER BY rowid");
+    for (const row of nodes.iterate() as Iterable<NodeRow>) {
+      graph.restoreNode({ label: row.label, id: row.id, properties: decode(row.properties) });
+    }
+    const edges = this.#db.prepare(
+      "SELECT from_label, from_id, type, to_label, to_id, properties FROM edges ORDER BY rowid",
+    );
+    for (const row of edges.iterate() as Iterable<EdgeRow>) {
+      const properties = decode(row.properties);
+      try {
+        graph.restoreEdge({
+          from: { label: row.from_label, id: row.from_id },
+          type: row.type,
+          to: { label: row.to_label, id: row.to_id },
+          properties,
+        });
+      } catch (error) {
+        throw new DamagedRecord((error as Error).message, { cause: error });
+      }
+    }
+  }
+
+  /** Stores a node's current state. */
+  putNode(node: GraphNode): void {
+    this.#putNode.run(node.label, node.id, encode(node.properties));
+  }
+
+  deleteNode(ref: NodeRef): void {
+    this.#deleteNode.run(ref.label, ref.id);
+  }
+
+  /** Stores a relationship's current state. */
+  putEdge(edge: GraphEdge): void {
+    this.#putEdge.run(
+      edge.from.label,
+      edge.from.id,
+      edge.type,
+      edge.to.label,
+      edge.to.id,
+      encode(edge.properties),
+    );
+  }
+
+  deleteEdge(key: EdgeKey): void {
+    this.#deleteEdge.run(key.from.label, key.from.id, key.type, key.to.label, key.to.id);
+  }
+}
+
+/**
+ * Properties as JSON text that parses back to exactly the same values: `JSON.stringify` would
+ * write -0 as `0`, so scalars are written one by one (property values are flat: scalars or
+ * arrays of scalars, and keys are identifiers, so key order survives too).
+ */
+export function encode(properties: Properties): string {
+  let text = "";
+  for (const [key, value] of Object.entries(properties)) {
+    text += `${text ? "," : ""}${JSON.stringify(key)}:${
+      Array.isArray(value) ? `[${value.map(scalar).join(",")}]` : scalar(value)
+    }`;
+  }
+  return `{${text}}`;
+}
+
+function scalar(value: string | number | boolean): string {
+  return Object.is(value, -0) ? "-0" : JSON.stringify(value);
+}
+
+/** Parses stored properties; anything but a JSON object throws a {@linkcode DamagedRecord}. */
+export function decode(text: string): Properties {
+  if (text === "{}") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DamagedRecord(`stored properties are not JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new DamagedRecord(`stored properties are not a JSON object: ${text.slice(0, 40)}`);
+  }
+  return value as Properties;
+}
