@@ -1,14 +1,18 @@
 /**
- * Config of the messaging plugin: the backend (NATS JetStream or the embedded broker), the streams
+ * Config of the messaging plugin: the backend (NATS JetStream, or the embedded broker on SQLite
+ * or in memory), the streams
  * and durable consumers created at start, and every limit the HTTP API enforces.
  */
 // The OpenAPI-extended zod, so these schemas also document the routes (`.openapi()`).
 import { z } from "@hono/zod-openapi";
+import type { DataDir } from "../../core/data_dir.ts";
 import type { Logger } from "../../core/log.ts";
+import { DurabilityConfig } from "../../core/sqlite.ts";
 import { duration, size } from "../../core/units.ts";
 import type { ConsumerSpec, StreamSpec } from "./driver.ts";
 import type { MemoryMessagingOptions } from "./memory.ts";
 import type { NatsMessagingOptions } from "./nats.ts";
+import type { SqliteMessagingOptions } from "./sqlite.ts";
 import { MIN_MAX_AGE } from "./streams.ts";
 import { NAME_PATTERN, subjectProblem, type SubjectUse } from "./subjects.ts";
 
@@ -102,7 +106,8 @@ const common = {
   maxPageSize: z.number().int().min(1).max(10_000).default(1_000),
   /**
    * Signs ack tokens. Give every replica the same one so any of them accepts a token another
-   * issued; when omitted, each process draws a random one.
+   * issued; when omitted, each process draws a random one (the sqlite backend draws one once
+   * and keeps it in its data file, so tokens survive a restart).
    */
   ackSecret: z.string().min(32).optional(),
 };
@@ -164,14 +169,26 @@ export const MemoryMessagingConfig = z.strictObject({
   ...common,
 }).superRefine(uniqueNames);
 
+/** Config of the embedded broker with its state in `<dataDir>/<instance>.db` (SQLite). */
+export const SqliteMessagingConfig = z.strictObject({
+  backend: z.literal("sqlite"),
+  /** Bytes all streams together may hold; publishes past it are refused (507). */
+  maxTotalBytes: size().pipe(z.number().positive()).default(256 * 1024 * 1024),
+  durability: DurabilityConfig,
+  ...common,
+}).superRefine(uniqueNames);
+
 /** Validated config of the NATS backend. */
 export type NatsMessagingConfig = z.output<typeof NatsMessagingConfig>;
 
 /** Validated config of the embedded backend. */
 export type MemoryMessagingConfig = z.output<typeof MemoryMessagingConfig>;
 
+/** Validated config of the SQLite backend. */
+export type SqliteMessagingConfig = z.output<typeof SqliteMessagingConfig>;
+
 /** Validated messaging config, whichever the backend. */
-export type MessagingConfig = NatsMessagingConfig | MemoryMessagingConfig;
+export type MessagingConfig = NatsMessagingConfig | MemoryMessagingConfig | SqliteMessagingConfig;
 
 /** JSON routes (streams, consumers, acks) need room even when payloads are kept tiny. */
 const MIN_BODY_LIMIT = 64 * 1024;
@@ -219,8 +236,22 @@ export function natsOptions(
 }
 
 /** The embedded broker's options for an instance. */
-export function memoryOptions(instance: Instance<MemoryMessagingConfig>): MemoryMessagingOptions {
+export function memoryOptions(
+  instance: Instance<MemoryMessagingConfig | SqliteMessagingConfig>,
+): MemoryMessagingOptions {
   return { ...commonOptions(instance), maxTotalBytes: instance.config.maxTotalBytes };
+}
+
+/** The SQLite backend's options: its file in the data directory is named after the instance. */
+export function sqliteOptions(
+  instance: Instance<SqliteMessagingConfig> & { dataDir: DataDir },
+): SqliteMessagingOptions {
+  const { name, dataDir } = instance;
+  return {
+    ...memoryOptions(instance),
+    file: () => dataDir.file(`${name}.db`),
+    durability: instance.config.durability,
+  };
 }
 
 /** A stream from config as the driver takes it. */

@@ -1,14 +1,23 @@
 /**
  * The memory broker's changes as events. The broker applies every change through one of these,
  * and hands each to a {@linkcode BrokerJournal} when it has one, replaying the journal when it
- * first connects. A durable embedded backend is therefore a journal that writes to disk (an
- * append-only file, Deno KV): the broker, the routes and the contract suite stay as they are.
+ * first connects. A durable embedded backend is therefore a journal that writes to disk
+ * (`sqlite_journal.ts`): the broker, the routes and the contract suite stay as they are.
  */
 import type { ConsumerSpec, MessageHeaders, StreamSettings } from "./driver.ts";
 
 /** One change to the broker's state. Times are epoch milliseconds. */
 export type BrokerEvent =
-  | { type: "stream.put"; settings: StreamSettings; created: number }
+  | {
+    type: "stream.put";
+    settings: StreamSettings;
+    created: number;
+    /**
+     * The last sequence ever assigned, when a journal restores a stream whose last messages are
+     * gone: sequences never repeat. Only read when the stream is created.
+     */
+    lastSeq?: number;
+  }
   | { type: "stream.delete"; stream: string }
   | {
     type: "message.append";
@@ -21,7 +30,19 @@ export type BrokerEvent =
     msgId?: string;
   }
   | { type: "message.remove"; stream: string; seq: number }
-  | { type: "consumer.put"; spec: ConsumerSpec; created: number; nextSeq: number }
+  /**
+   * An idempotency key a journal restores without its message (which limits may have removed):
+   * it holds until the duplicate window passes. The broker itself never emits this.
+   */
+  | { type: "message.dedup"; stream: string; msgId: string; seq: number; time: number }
+  | {
+    type: "consumer.put";
+    spec: ConsumerSpec;
+    created: number;
+    nextSeq: number;
+    /** The highest sequence ever delivered, when a journal restores a consumer. */
+    lastDelivered?: number;
+  }
   | { type: "consumer.delete"; stream: string; consumer: string }
   /** A delivery: the message is pending until `due`, then redelivered unless settled. */
   | {

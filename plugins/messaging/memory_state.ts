@@ -77,7 +77,7 @@ export class BrokerState {
             settings: event.settings,
             created: event.created,
             messages: new Map(),
-            lastSeq: 0,
+            lastSeq: event.lastSeq ?? 0,
             bytes: 0,
             dedup: new Map(),
             consumers: new Map(),
@@ -103,7 +103,8 @@ export class BrokerState {
           data: event.data,
           size,
         });
-        stream.lastSeq = event.seq;
+        // A restored stream may know a later sequence than its last kept message.
+        stream.lastSeq = Math.max(stream.lastSeq, event.seq);
         stream.bytes += size;
         this.totalBytes += size;
         if (event.msgId !== undefined) {
@@ -124,6 +125,12 @@ export class BrokerState {
         }
         return;
       }
+      case "message.dedup":
+        this.streams.get(event.stream)!.dedup.set(event.msgId, {
+          seq: event.seq,
+          time: event.time,
+        });
+        return;
       case "consumer.put": {
         const stream = this.streams.get(event.spec.stream)!;
         const existing = stream.consumers.get(event.spec.name);
@@ -133,7 +140,7 @@ export class BrokerState {
             spec: event.spec,
             created: event.created,
             nextSeq: event.nextSeq,
-            lastDelivered: 0,
+            lastDelivered: event.lastDelivered ?? 0,
             pending: new Map(),
             exhausted: new Set(),
           });

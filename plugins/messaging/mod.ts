@@ -10,6 +10,7 @@ import type { MessagingDriver } from "./driver.ts";
 import { MemoryMessaging } from "./memory.ts";
 import { meteredDriver } from "./metered.ts";
 import { NatsMessaging } from "./nats.ts";
+import { SqliteMessaging } from "./sqlite.ts";
 import { messagingRoutes, routeOptions } from "./routes.ts";
 
 /** What `ctx.use("messaging")` returns. */
@@ -19,12 +20,17 @@ export type MessagingExports = MessagingDriver;
 export const messagingPlugin = definePlugin({
   type: "messaging",
   description:
-    "Streams, durable consumers, server-sent events and request/reply (NATS JetStream or in-process)",
+    "Streams, durable consumers, server-sent events and request/reply (NATS JetStream, or in-process on SQLite or in memory)",
   backends: {
     nats: defineBackend({
       config: config.NatsMessagingConfig,
       system: "nats",
       create: (ctx) => meteredDriver(new NatsMessaging(config.natsOptions(ctx)), ctx.metrics),
+    }),
+    sqlite: defineBackend({
+      config: config.SqliteMessagingConfig,
+      system: "sqlite",
+      create: (ctx) => meteredDriver(new SqliteMessaging(config.sqliteOptions(ctx)), ctx.metrics),
     }),
     memory: defineBackend({
       config: config.MemoryMessagingConfig,
