@@ -10,7 +10,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { HealthReport } from "../../core/plugin.ts";
-import { CommitQueue, type Durability, openDatabase } from "../../core/sqlite.ts";
+import { CommitQueue, DataFileError, type Durability, openDatabase } from "../../core/sqlite.ts";
 import type {
   BatchRequest,
   BatchResult,
@@ -83,9 +83,9 @@ export class SqliteCache implements CacheDriver {
       durability: this.#options.durability,
       migrations: CACHE_MIGRATIONS,
     });
-    let session: Session | undefined;
+    const session = this.#start(file, db);
     try {
-      session = this.#load(file, db);
+      this.#load(session);
       // Rows evicted by the bounds (lowered since they were written) are deleted now.
       if (session.pending) {
         session.queue.flush();
@@ -93,7 +93,9 @@ export class SqliteCache implements CacheDriver {
       }
       await session.memory.connect();
     } catch (error) {
-      await session?.memory.close();
+      // Ends the queue's timer, if a commit is pending, before the file closes under it.
+      session.queue.flush();
+      await session.memory.close();
       db.close();
       throw error;
     }
@@ -175,8 +177,8 @@ export class SqliteCache implements CacheDriver {
     return this.close();
   }
 
-  /** A fresh working set holding every live row of `db`, and the queue that writes it back. */
-  #load(file: string, db: DatabaseSync): Session {
+  /** An empty working set over `db`, and the queue that writes it behind. */
+  #start(file: string, db: DatabaseSync): Session {
     const store = new EntryStore(db);
     const memory = new MemoryCache({
       ...this.#options,
@@ -191,10 +193,23 @@ export class SqliteCache implements CacheDriver {
       dirty: new Set(),
       pending: undefined,
     };
-    // Entries that expired while edgebox was down are gone, from the file as well.
-    store.dropExpired((this.#options.now ?? Date.now)());
-    for (const [key, record] of store.load()) memory.restoreEntry(key, record);
     return session;
+  }
+
+  /** Fills the working set with every live row; a row it cannot take means a damaged file. */
+  #load(session: Session): void {
+    // Entries that expired while edgebox was down are gone, from the file as well.
+    session.store.dropExpired((this.#options.now ?? Date.now)());
+    try {
+      for (const [key, record] of session.store.load()) session.memory.restoreEntry(key, record);
+    } catch (error) {
+      if (!(error instanceof RangeError || error instanceof SyntaxError)) throw error;
+      throw new DataFileError(
+        `The data file ${session.file} holds an entry edgebox cannot load (${error.message}). ` +
+          "Restore it from a backup, or move it aside to start this instance empty.",
+        { cause: error },
+      );
+    }
   }
 
   /** Marks `key` dirty and makes sure a commit will write it. */

@@ -315,6 +315,24 @@ test("a file whose data pages are damaged after a clean close is refused", async
   assert.ok(error.message.includes(dir.file), error.message);
 });
 
+test("a row edgebox cannot load is refused with a DataFileError naming the file", async () => {
+  using dir = tempDir();
+  {
+    await using cache = await open(dir.file);
+    for (const key of ["a", "b", "c"]) await cache.set(key, text(key));
+  }
+  // Two entries claiming one creation order: a file no edgebox wrote.
+  const writer = new DatabaseSync(dir.file);
+  writer.exec("UPDATE entries SET seq = 2 WHERE seq = 3");
+  writer.close();
+
+  // A bound of one evicts while loading, so a commit is pending when the load fails.
+  const error = await open(dir.file, { maxEntries: 1 }).then(() => undefined, (e) => e);
+
+  assert.ok(error instanceof DataFileError, String(error));
+  assert.ok(error.message.includes(dir.file), error.message);
+});
+
 test("durability fsync opens, writes and reads back", async () => {
   using dir = tempDir();
   {
