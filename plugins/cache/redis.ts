@@ -44,7 +44,8 @@ import {
 } from "./driver.ts";
 import { cacheError, quoted } from "./errors.ts";
 import { entityTag } from "./etag.ts";
-import { checkName, contentTypeName, INTERNAL, nameProblem, rateLimitName } from "./keys.ts";
+import { checkName, INTERNAL, nameProblem, rateLimitName } from "./keys.ts";
+import { decodeHash, decodeValue } from "./redis_layout.ts";
 import { type ScriptName, SCRIPTS } from "./redis_scripts.ts";
 import {
   checkContentType,
@@ -97,7 +98,10 @@ export function redisCacheOptions(ctx: PluginContext<RedisCacheConfig>): RedisCa
   };
 }
 
-/** A cache on Redis: values are strings, hashes are hashes, all under the key prefix. */
+/**
+ * A cache on Redis: one Redis hash per entry under the key prefix (see redis_layout.ts), so a
+ * read is one plain command and any client can read or delete an entry with plain commands.
+ */
 export class RedisCache implements CacheDriver {
   readonly backend = "redis";
   readonly features: ReadonlySet<CacheFeature> = new Set<CacheFeature>(["shared"]);
@@ -169,23 +173,47 @@ export class RedisCache implements CacheDriver {
 
   async get(key: string): Promise<TaggedEntry | undefined> {
     checkKey(key, this.#limits);
-    const reply = await this.#call("edgeboxCacheGet", key, this.#name(key), this.#meta(key));
-    this.#onLookup?.(reply !== null);
-    if (reply === null) return undefined;
-    const [value, stored, pttl] = reply as [Buffer, Buffer | null, number];
-    const contentType = stored === null ? DEFAULT_CONTENT_TYPE : stored.toString();
-    // Hashed here from the bytes just read: a plain read stays one round trip.
+    const name = this.#name(key);
+    let fields: Record<string, Buffer>;
+    try {
+      // One command: value, content type, tag and expiry come back together.
+      fields = await this.#timed(this.#client.hgetallBuffer(name));
+    } catch (error) {
+      if (!isWrongType(error)) throw this.#fail(error, key);
+      return await this.#getString(key, name);
+    }
+    const entry = decodeValue(fields, Date.now());
+    if (entry === null) throw this.#fail(wrongTypeError(), key);
+    this.#onLookup?.(entry !== undefined);
+    return entry;
+  }
+
+  /**
+   * A plain Redis string under `name` (another client's `SET`, or an entry of an older edgebox),
+   * read as an application/octet-stream value: a second round trip, GET and PTTL pipelined.
+   */
+  async #getString(key: string, name: string): Promise<TaggedEntry | undefined> {
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.#timed(this.#client.pipeline().getBuffer(name).pttl(name).exec());
+    } catch (error) {
+      throw this.#fail(error, key);
+    }
+    const [[failed, value], [, pttl]] = replies as [[Error | null, unknown], [unknown, unknown]];
+    if (failed) throw this.#fail(failed, key);
+    this.#onLookup?.(value !== null);
+    if (value === null) return undefined;
     return {
-      value,
-      contentType,
-      ttlMs: pttl > 0 ? pttl : undefined,
-      etag: entityTag(value, contentType),
+      value: value as Buffer,
+      contentType: DEFAULT_CONTENT_TYPE,
+      ttlMs: typeof pttl === "number" && pttl > 0 ? pttl : undefined,
+      etag: entityTag(value as Buffer, DEFAULT_CONTENT_TYPE),
     };
   }
 
   async stat(key: string): Promise<CacheEntryInfo | undefined> {
     checkKey(key, this.#limits);
-    const reply = await this.#call("edgeboxCacheStat", key, this.#name(key), this.#meta(key));
+    const reply = await this.#call("edgeboxCacheStat", key, this.#name(key));
     if (reply === null) return undefined;
     const [size, contentType, pttl, etag] = reply as [number, Buffer | null, number, Buffer];
     return {
@@ -205,9 +233,9 @@ export class RedisCache implements CacheDriver {
       "edgeboxCacheSet",
       key,
       this.#name(key),
-      this.#meta(key),
       bytes(value),
       storedType(options.contentType),
+      entityTag(value, options.contentType ?? DEFAULT_CONTENT_TYPE),
       options.ttlMs ?? this.#defaultTtl,
       options.ifAbsent ? "1" : "0",
       ...ifMatchArgs(options.ifMatch),
@@ -217,11 +245,18 @@ export class RedisCache implements CacheDriver {
 
   async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     checkKey(key, this.#limits);
+    if (options.ifMatch === undefined) {
+      // One key per entry: a plain DEL removes all of it.
+      try {
+        return await this.#timed(this.#client.del(this.#name(key))) === 1;
+      } catch (error) {
+        throw this.#fail(error, key);
+      }
+    }
     const reply = await this.#call(
       "edgeboxCacheDelete",
       key,
       this.#name(key),
-      this.#meta(key),
       ...ifMatchArgs(options.ifMatch),
     );
     if (reply === 2) {
@@ -242,7 +277,6 @@ export class RedisCache implements CacheDriver {
       "edgeboxCacheIncr",
       key,
       this.#name(key),
-      this.#meta(key),
       by,
       options.ttlMs ?? this.#defaultTtl,
       COUNTER_CONTENT_TYPE,
@@ -251,20 +285,16 @@ export class RedisCache implements CacheDriver {
 
   async getHash(key: string): Promise<HashEntry | undefined> {
     checkKey(key, this.#limits);
-    const reply = await this.#call("edgeboxCacheGetHash", key, this.#name(key));
-    this.#onLookup?.(reply !== null);
-    if (reply === null) return undefined;
-    const [flat, pttl] = reply as [Buffer[], number];
-    const fields: Record<string, string> = {};
-    for (let i = 0; i < flat.length; i += 2) {
-      Object.defineProperty(fields, flat[i]!.toString(), {
-        value: flat[i + 1]!.toString(),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    let fields: Record<string, string>;
+    try {
+      fields = await this.#timed(this.#client.hgetall(this.#name(key)));
+    } catch (error) {
+      throw this.#fail(error, key);
     }
-    return { fields, ttlMs: pttl > 0 ? pttl : undefined };
+    const hash = decodeHash(fields, Date.now());
+    if (hash === null) throw this.#fail(wrongTypeError(), key);
+    this.#onLookup?.(hash !== undefined);
+    return hash;
   }
 
   async patchHash(
@@ -307,11 +337,7 @@ export class RedisCache implements CacheDriver {
   async deleteHashField(key: string, field: string): Promise<boolean> {
     checkKey(key, this.#limits);
     checkName(field, this.#limits.maxFieldBytes, "field", "cache.field_invalid");
-    try {
-      return await this.#timed(this.#client.hdel(this.#name(key), field)) === 1;
-    } catch (error) {
-      throw this.#fail(error, key);
-    }
+    return await this.#call("edgeboxCacheDeleteHashField", key, this.#name(key), field) === 1;
   }
 
   async batch(request: BatchRequest): Promise<BatchResult> {
@@ -325,16 +351,21 @@ export class RedisCache implements CacheDriver {
       checkValue(item.value.byteLength, this.#limits, `set.${i}.value`);
       checkTtl(item.ttlMs, `set.${i}.ttl`);
       checkContentType(item.contentType, `set.${i}.contentType`);
-      keys.push(this.#name(item.key), this.#meta(item.key));
-      args.push(bytes(item.value), storedType(item.contentType), item.ttlMs ?? this.#defaultTtl);
+      keys.push(this.#name(item.key));
+      args.push(
+        bytes(item.value),
+        storedType(item.contentType),
+        entityTag(item.value, item.contentType ?? DEFAULT_CONTENT_TYPE),
+        item.ttlMs ?? this.#defaultTtl,
+      );
     });
     deletes.forEach((key, i) => {
       checkKey(key, this.#limits, `delete.${i}`);
-      keys.push(this.#name(key), this.#meta(key));
+      keys.push(this.#name(key));
     });
     gets.forEach((key, i) => {
       checkKey(key, this.#limits, `get.${i}`);
-      keys.push(this.#name(key), this.#meta(key));
+      keys.push(this.#name(key));
     });
     const flat = await this.#call(
       "edgeboxCacheBatch",
@@ -569,10 +600,6 @@ export class RedisCache implements CacheDriver {
     return this.#prefix + key;
   }
 
-  #meta(key: string): string {
-    return this.#prefix + contentTypeName(key);
-  }
-
   /**
    * Where a listing's spill lives: an internal name (it starts with NUL, so no user key can take
    * it and listings skip it), under the key prefix so `purge` removes it too.
@@ -637,6 +664,19 @@ export class RedisCache implements CacheDriver {
     if (this.#failing) this.#log?.info("redis connection restored", { redis: this.#where });
     this.#failing = false;
   }
+}
+
+/** Whether `error` is Redis' WRONGTYPE reply. */
+function isWrongType(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === "ReplyError" &&
+    messageOf(error).startsWith("WRONGTYPE");
+}
+
+/** A WRONGTYPE reply as Redis would give it, for a key whose hash holds the other kind. */
+function wrongTypeError(): Error {
+  const error = new Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+  error.name = "ReplyError";
+  return error;
 }
 
 /** `host:port` of a Redis URL, without credentials (for messages and logs). */

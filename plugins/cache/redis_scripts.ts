@@ -1,37 +1,110 @@
 /**
- * The Lua scripts behind the Redis driver. Each operation that touches more than one key (a
- * value and its content type) or reads then writes (create-if-absent, counters, hash limits,
- * rate limits) is one script, so Redis runs it atomically in one round trip.
+ * The Lua scripts behind the Redis driver: every write that reads before it writes (conditions,
+ * create-if-absent, counters, hash limits, rate limits) is one script, so Redis runs it
+ * atomically in one round trip. Plain reads (`get`, `getHash`) and an unconditional delete are
+ * single plain commands in redis.ts, not scripts.
  *
- * A value lives at `<prefix><key>` as a plain Redis string (so `redis-cli GET` shows its bytes);
- * its content type, when not application/octet-stream, at `<prefix>\0ct:<key>` with the same TTL.
+ * Each cache entry is ONE key, `<prefix><key>`, holding a Redis hash (see redis_layout.ts for
+ * the field names and README "Layout in Redis"):
+ *
+ * - a value: `v` the bytes, `t` the content type (absent: application/octet-stream), `e` its
+ *   entity tag (absent: computed from `t` and `v`, as counters do), `x` the absolute expiry in
+ *   epoch ms (absent: none; the key carries the same PEXPIREAT);
+ * - a hash: `k` = `hash` (the marker), `x` as above, and each user field under `f:<name>`.
+ *
+ * A plain Redis string under the name (written by another client, or by edgebox before this
+ * layout) reads as an application/octet-stream value; any other type is `cache.wrong_type`.
+ * Expiry instants come from the server's clock (`TIME`), so the key's PEXPIREAT and `x` agree.
+ *
+ * Rate-limit counters (plain strings) and listing spills (lists) are the plugin's bookkeeping:
+ * their names start with NUL after the prefix (see keys.ts) so no user key can take them.
  * A listing page that SCAN overfilled keeps the keys left over in a spill list at
  * `<prefix>\0ls:<id>` (its first element the listing's prefix), for a few minutes, so the
  * cursor carries only the spill's id and not the keys.
  */
 import { DEFAULT_CONTENT_TYPE } from "./driver.ts";
+import { FIELD } from "./redis_layout.ts";
 
-/** Stores a value and its content type ('' for the default) with a TTL (0: none). */
-const STORE = `
-local function store(key, meta, value, ct, ttl)
-  if ttl > 0 then redis.call('SET', key, value, 'PX', ttl) else redis.call('SET', key, value) end
-  if ct == '' then redis.call('DEL', meta)
-  elseif ttl > 0 then redis.call('SET', meta, ct, 'PX', ttl)
-  else redis.call('SET', meta, ct) end
+/** Lua string literal of a reserved field name. */
+const F = Object.fromEntries(
+  Object.entries(FIELD).map(([name, field]) => [name, `'${field}'`]),
+) as Record<keyof typeof FIELD, string>;
+
+/** The error Redis itself gives for a key of another type; redis.ts maps it to wrong_type. */
+const WRONG_TYPE = `
+local function wrong_type()
+  return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+end
+`;
+
+/** The server's clock in epoch milliseconds. */
+const NOW = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * What `key` holds: 'none', 'value' (an entry written as a value), 'string' (a plain Redis
+ * string), 'hash' (an entry written as a hash) or 'other' (any other type, or a Redis hash
+ * edgebox did not write).
+ */
+const KIND = `
+local function kind(key)
+  local t = redis.call('TYPE', key)['ok']
+  if t == 'hash' then
+    if redis.call('HEXISTS', key, ${F.marker}) == 1 then return 'hash' end
+    if redis.call('HEXISTS', key, ${F.value}) == 1 then return 'value' end
+    return 'other'
+  end
+  if t == 'none' or t == 'string' then return t end
+  return 'other'
+end
+`;
+
+/** Sets the expiry `ttl` ms from now (0: none) on `key` and records it in its `x` field. */
+const EXPIRE = `${NOW}
+local function expire(key, ttl)
+  if ttl <= 0 then return end
+  local at = now_ms() + ttl
+  redis.call('HSET', key, ${F.expiry}, string.format('%d', at))
+  redis.call('PEXPIREAT', key, string.format('%d', at))
+end
+`;
+
+/**
+ * Replaces whatever `key` holds with a value: its bytes, content type ('' for the default, not
+ * stored), entity tag and TTL (0: none).
+ */
+const STORE = `${EXPIRE}
+local function store(key, value, ct, tag, ttl)
+  redis.call('DEL', key)
+  if ct == '' then
+    redis.call('HSET', key, ${F.value}, value, ${F.tag}, tag)
+  else
+    redis.call('HSET', key, ${F.value}, value, ${F.type}, ct, ${F.tag}, tag)
+  end
+  expire(key, ttl)
 end
 `;
 
 /**
  * The entity tag of the value under `key` (see etag.ts: the SHA-1 of the content type, a newline
- * and the bytes), false when the key is absent, '' when it holds something else (a hash).
+ * and the bytes; the stored `e` when there is one), false when the key is absent, '' when it
+ * holds something else (a hash).
  */
-const ETAG = `
-local function etag(key, meta)
-  local t = redis.call('TYPE', key)['ok']
-  if t == 'none' then return false end
-  if t ~= 'string' then return '' end
-  local ct = redis.call('GET', meta) or '${DEFAULT_CONTENT_TYPE}'
-  return '"' .. redis.sha1hex(ct .. '\\n' .. redis.call('GET', key)) .. '"'
+const ETAG = `${KIND}
+local function tag_of(ct, value)
+  return '"' .. redis.sha1hex((ct or '${DEFAULT_CONTENT_TYPE}') .. '\\n' .. value) .. '"'
+end
+local function etag(key)
+  local k = kind(key)
+  if k == 'none' then return false end
+  if k == 'string' then return tag_of(false, redis.call('GET', key)) end
+  if k ~= 'value' then return '' end
+  local f = redis.call('HMGET', key, ${F.value}, ${F.type}, ${F.tag})
+  return f[3] or tag_of(f[2], f[1])
 end
 `;
 
@@ -40,16 +113,23 @@ end
  * holds anything) or 'L' (its tag is one of ARGV[first + 1 ..], compared exactly).
  */
 const IF_MATCH = `${ETAG}
-local function if_match(key, meta, first)
+local function if_match(key, first)
   local mode = ARGV[first]
   if mode == '0' then return true end
   if mode == '*' then return redis.call('EXISTS', key) == 1 end
-  local tag = etag(key, meta)
+  local tag = etag(key)
   if not tag or tag == '' then return false end
   for i = first + 1, #ARGV do
     if ARGV[i] == tag then return true end
   end
   return false
+end
+`;
+
+/** The number of user fields of the hash `key` (which holds the marker). */
+const HASH_SIZE = `
+local function hash_size(key)
+  return redis.call('HLEN', key) - 1 - redis.call('HEXISTS', key, ${F.expiry})
 end
 `;
 
@@ -62,120 +142,137 @@ export interface ScriptDefinition {
 
 /** The scripts, by the command name ioredis defines for each (`<name>` and `<name>Buffer`). */
 export const SCRIPTS = {
-  /** KEYS: value, meta. Returns nil, or {value, contentType|nil, pttl}. */
-  edgeboxCacheGet: {
-    numberOfKeys: 2,
-    lua: `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-return {v, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1])}
-`,
-  },
   /**
-   * KEYS: value, meta. Returns nil, or {size, contentType|nil, pttl, etag}: the tag is hashed
-   * here so HEAD never carries the bytes.
+   * KEYS: entry. Returns nil, or {size, contentType|nil, pttl, etag}: the tag is read (or hashed
+   * here) so HEAD never carries the bytes.
    */
   edgeboxCacheStat: {
-    numberOfKeys: 2,
-    lua: `${ETAG}
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+    numberOfKeys: 1,
+    lua: `${ETAG}${WRONG_TYPE}
+local key = KEYS[1]
+local k = kind(key)
+if k == 'none' then return false end
+if k == 'string' then
+  return {redis.call('STRLEN', key), false, redis.call('PTTL', key), etag(key)}
+end
+if k ~= 'value' then return wrong_type() end
 return {
-  redis.call('STRLEN', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1]),
-  etag(KEYS[1], KEYS[2])
+  redis.call('HSTRLEN', key, ${F.value}), redis.call('HGET', key, ${F.type}),
+  redis.call('PTTL', key), etag(key)
 }
 `,
   },
   /**
-   * KEYS: value, meta. ARGV: value, contentType, ttl, ifAbsent ('1'), then an If-Match
-   * condition (see IF_MATCH). Returns 0 (exists, nothing written), 1 (created), 2 (replaced) or
-   * 3 (If-Match failed, nothing written).
+   * KEYS: entry. ARGV: value, contentType ('' for the default), etag, ttl, ifAbsent ('1'), then
+   * an If-Match condition (see IF_MATCH). Returns 0 (exists, nothing written), 1 (created), 2
+   * (replaced) or 3 (If-Match failed, nothing written).
    */
   edgeboxCacheSet: {
-    numberOfKeys: 2,
+    numberOfKeys: 1,
     lua: `${STORE}${IF_MATCH}
-if not if_match(KEYS[1], KEYS[2], 5) then return 3 end
+if not if_match(KEYS[1], 6) then return 3 end
 local existed = redis.call('EXISTS', KEYS[1])
-if existed == 1 and ARGV[4] == '1' then return 0 end
-store(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
+if existed == 1 and ARGV[5] == '1' then return 0 end
+store(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 return existed + 1
 `,
   },
   /**
-   * KEYS: value, meta. ARGV: an If-Match condition (see IF_MATCH). Returns 1 when the key
-   * existed and was deleted, 0 when it did not exist, 2 when it exists but If-Match failed.
+   * KEYS: entry. ARGV: an If-Match condition (see IF_MATCH). Returns 1 when the key existed and
+   * was deleted, 0 when it did not exist, 2 when it exists but If-Match failed. (A delete
+   * without a condition is a plain DEL.)
    */
   edgeboxCacheDelete: {
-    numberOfKeys: 2,
+    numberOfKeys: 1,
     lua: `${IF_MATCH}
-if not if_match(KEYS[1], KEYS[2], 1) then return redis.call('EXISTS', KEYS[1]) * 2 end
-local n = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2])
-return n
+if not if_match(KEYS[1], 1) then return redis.call('EXISTS', KEYS[1]) * 2 end
+return redis.call('DEL', KEYS[1])
 `,
   },
   /**
-   * KEYS: value, meta. ARGV: by, ttl (0: none), contentType. INCRBY fails (before any write) on
-   * a value that is not an integer; a counter it creates gets the TTL and content type.
+   * KEYS: entry. ARGV: by, ttl (0: none), contentType. HINCRBY on the value's `v` (INCRBY on a
+   * plain string) fails before any write on a value that is not an integer; a counter this
+   * creates gets the TTL and the counter content type; a counted value drops its stored tag.
    */
   edgeboxCacheIncr: {
-    numberOfKeys: 2,
-    lua: `
-local created = redis.call('EXISTS', KEYS[1]) == 0
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if created then
-  local ttl = tonumber(ARGV[2])
-  if ttl > 0 then
-    redis.call('PEXPIRE', KEYS[1], ttl)
-    redis.call('SET', KEYS[2], ARGV[3], 'PX', ttl)
-  else
-    redis.call('SET', KEYS[2], ARGV[3])
-  end
-end
-return n
-`,
-  },
-  /** KEYS: hash. Returns nil, or {{field, value, ...}, pttl}. */
-  edgeboxCacheGetHash: {
     numberOfKeys: 1,
-    lua: `
-local f = redis.call('HGETALL', KEYS[1])
-if #f == 0 then return false end
-return {f, redis.call('PTTL', KEYS[1])}
+    lua: `${KIND}${EXPIRE}${WRONG_TYPE}
+local key = KEYS[1]
+local k = kind(key)
+if k == 'string' then return redis.call('INCRBY', key, ARGV[1]) end
+if k == 'none' then
+  local n = redis.call('HINCRBY', key, ${F.value}, ARGV[1])
+  redis.call('HSET', key, ${F.type}, ARGV[3])
+  expire(key, tonumber(ARGV[2]))
+  return n
+end
+if k ~= 'value' then return wrong_type() end
+local n = redis.call('HINCRBY', key, ${F.value}, ARGV[1])
+redis.call('HDEL', key, ${F.tag})
+return n
 `,
   },
   /**
    * KEYS: hash. ARGV: ttl, defaultTtl, maxFields, setCount, then setCount field/value pairs,
    * then the fields to delete. Returns {size, created} or {-1, size} when over maxFields (and
-   * then writes nothing). HLEN fails with WRONGTYPE on a value before anything is written.
+   * then writes nothing). A key holding anything but a hash is WRONGTYPE, before any write.
    */
   edgeboxCachePatchHash: {
     numberOfKeys: 1,
-    lua: `
-local k = KEYS[1]
+    lua: `${KIND}${EXPIRE}${WRONG_TYPE}${HASH_SIZE}
+local key = KEYS[1]
 local ttl, default, max, nset = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local before = redis.call('HLEN', k)
+local k = kind(key)
+if k ~= 'none' and k ~= 'hash' then return wrong_type() end
+local before = 0
+if k == 'hash' then before = hash_size(key) end
 local size = before
 local firstDel = 5 + 2 * nset
 for i = 5, firstDel - 1, 2 do
-  if redis.call('HEXISTS', k, ARGV[i]) == 0 then size = size + 1 end
+  if redis.call('HEXISTS', key, ${F.fieldPrefix} .. ARGV[i]) == 0 then size = size + 1 end
 end
 for i = firstDel, #ARGV do
-  if redis.call('HEXISTS', k, ARGV[i]) == 1 then size = size - 1 end
+  if redis.call('HEXISTS', key, ${F.fieldPrefix} .. ARGV[i]) == 1 then size = size - 1 end
 end
 if size > max then return {-1, size} end
--- unpack in chunks: Lua's stack holds only a few thousand values
-for i = 5, firstDel - 1, 200 do
-  redis.call('HSET', k, unpack(ARGV, i, math.min(i + 199, firstDel - 1)))
+if size == 0 then
+  if before > 0 then redis.call('DEL', key) end
+  return {0, 0}
 end
-for i = firstDel, #ARGV, 100 do
-  redis.call('HDEL', k, unpack(ARGV, i, math.min(i + 99, #ARGV)))
+if before == 0 then redis.call('HSET', key, ${F.marker}, 'hash') end
+-- in chunks: Lua's stack holds only a few thousand values
+local chunk = {}
+for i = 5, firstDel - 1, 2 do
+  chunk[#chunk + 1] = ${F.fieldPrefix} .. ARGV[i]
+  chunk[#chunk + 1] = ARGV[i + 1]
+  if #chunk >= 200 then redis.call('HSET', key, unpack(chunk)); chunk = {} end
 end
-if size > 0 then
-  if ttl > 0 then redis.call('PEXPIRE', k, ttl)
-  elseif before == 0 and default > 0 then redis.call('PEXPIRE', k, default) end
+if #chunk > 0 then redis.call('HSET', key, unpack(chunk)); chunk = {} end
+for i = firstDel, #ARGV do
+  chunk[#chunk + 1] = ${F.fieldPrefix} .. ARGV[i]
+  if #chunk >= 100 then redis.call('HDEL', key, unpack(chunk)); chunk = {} end
 end
-if before == 0 and size > 0 then return {size, 1} end
+if #chunk > 0 then redis.call('HDEL', key, unpack(chunk)) end
+if ttl > 0 then expire(key, ttl)
+elseif before == 0 then expire(key, default) end
+if before == 0 then return {size, 1} end
 return {size, 0}
+`,
+  },
+  /**
+   * KEYS: hash. ARGV: field. Returns 1 when the field existed (removing the last one removes the
+   * hash), 0 when not; WRONGTYPE when the key holds anything but a hash.
+   */
+  edgeboxCacheDeleteHashField: {
+    numberOfKeys: 1,
+    lua: `${KIND}${WRONG_TYPE}${HASH_SIZE}
+local key = KEYS[1]
+local k = kind(key)
+if k == 'none' then return 0 end
+if k ~= 'hash' then return wrong_type() end
+local n = redis.call('HDEL', key, ${F.fieldPrefix} .. ARGV[1])
+if n == 1 and hash_size(key) == 0 then redis.call('DEL', key) end
+return n
 `,
   },
   /**
@@ -195,42 +292,48 @@ return {n, ttl}
 `,
   },
   /**
-   * numkeys, then KEYS: value/meta pairs for the sets, the deletes, then the gets. ARGV:
-   * setCount, deleteCount, getCount, then value, contentType, ttl per set. Returns, flat: one
-   * integer per set (1 created, 2 replaced), one per delete (1 deleted), then four per get:
-   * kind (0 missing, 1 value, 2 other type), value, contentType, pttl.
+   * numkeys, then KEYS: one entry per set, per delete, then per get. ARGV: setCount,
+   * deleteCount, getCount, then value, contentType, etag, ttl per set. Returns, flat: one integer
+   * per set (1 created, 2 replaced), one per delete (1 deleted), then four per get: kind (0
+   * missing, 1 value, 2 other type), value, contentType, pttl.
    */
   edgeboxCacheBatch: {
-    lua: `${STORE}
+    lua: `${STORE}${KIND}
 local ns, nd, ng = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
-local k = 1
+local at = 1
 for i = 0, ns - 1 do
-  local a = 4 + 3 * i
-  local existed = redis.call('EXISTS', KEYS[k])
-  store(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]))
+  local a = 4 + 4 * i
+  local existed = redis.call('EXISTS', KEYS[at])
+  store(KEYS[at], ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]))
   out[#out + 1] = existed + 1
-  k = k + 2
+  at = at + 1
 end
 for i = 1, nd do
-  out[#out + 1] = redis.call('DEL', KEYS[k])
-  redis.call('DEL', KEYS[k + 1])
-  k = k + 2
+  out[#out + 1] = redis.call('DEL', KEYS[at])
+  at = at + 1
 end
 for i = 1, ng do
-  local t = redis.call('TYPE', KEYS[k])['ok']
-  if t == 'string' then
+  local key = KEYS[at]
+  local k = kind(key)
+  if k == 'value' then
+    local f = redis.call('HMGET', key, ${F.value}, ${F.type})
     out[#out + 1] = 1
-    out[#out + 1] = redis.call('GET', KEYS[k])
-    out[#out + 1] = redis.call('GET', KEYS[k + 1])
-    out[#out + 1] = redis.call('PTTL', KEYS[k])
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2]
+    out[#out + 1] = redis.call('PTTL', key)
+  elseif k == 'string' then
+    out[#out + 1] = 1
+    out[#out + 1] = redis.call('GET', key)
+    out[#out + 1] = false
+    out[#out + 1] = redis.call('PTTL', key)
   else
-    out[#out + 1] = (t == 'none') and 0 or 2
+    out[#out + 1] = (k == 'none') and 0 or 2
     out[#out + 1] = false
     out[#out + 1] = false
     out[#out + 1] = 0
   end
-  k = k + 2
+  at = at + 1
 end
 return out
 `,

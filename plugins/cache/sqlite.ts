@@ -235,6 +235,9 @@ export class SqliteCache implements CacheDriver {
   #fail(session: Session, error: unknown): void {
     if (this.#session !== session || this.#broken !== undefined) return;
     this.#broken = failure(session, error);
+    // Memory now holds changes the file lacks: stop it (the sweeper too) so nothing more is
+    // written behind from it; connect starts over from the file.
+    void session.memory.close();
   }
 
   /** Stops the working set and closes the file, keeping nothing. */
