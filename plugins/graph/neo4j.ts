@@ -9,6 +9,7 @@ import neo4j, { type Driver, type ManagedTransaction, type Node, type Path } fro
 import type { HealthReport } from "../../core/plugin.ts";
 import type { Logger } from "../../core/log.ts";
 import { redactText } from "../../core/redact.ts";
+import { TimeoutError, withTimeout } from "../../core/timing.ts";
 import type {
   BatchItem,
   BatchResult,
@@ -79,6 +80,8 @@ export const LOCK_LABEL = "_EdgeboxCycleLock";
 const INTERPOLATED_MAX = 100_000;
 /** How long a successful transaction stands in for a health probe. */
 const RECENT_SUCCESS_MS = 2_000;
+/** Longest the probe's `RETURN 1` may take before the server counts as not answering. */
+const PING_DEADLINE_MS = 2_000;
 
 /** Graph driver on Neo4j 5. */
 export class Neo4jGraph implements GraphDriver {
@@ -116,11 +119,29 @@ export class Neo4jGraph implements GraphDriver {
     // A transaction that just succeeded proves the server is there; probing would only queue
     // behind a busy pool and could report a loaded server as down.
     if (performance.now() - this.#lastSuccess < RECENT_SUCCESS_MS) return { status: "ready" };
+    // A query, not the pool's word: a hung server keeps its sockets open, and only a round
+    // trip with a deadline tells it from a live one.
+    const deadline = Math.min(PING_DEADLINE_MS, this.#options.connectionTimeout);
+    const session = this.#session("READ");
+    let timedOut = false;
     try {
-      const info = await this.#driver.getServerInfo({ database: this.#options.database });
-      return { status: "ready", detail: `${info.agent ?? "neo4j"} at ${info.address}` };
+      const result = await withTimeout(
+        async () => await session.run("RETURN 1", {}, { timeout: deadline }),
+        deadline,
+        "RETURN 1",
+      );
+      const { agent, address } = result.summary.server;
+      return { status: "ready", detail: `${agent ?? "neo4j"} at ${address}` };
     } catch (error) {
-      return { status: "down", detail: fromNeo4jError(error, "probe the server").message };
+      timedOut = error instanceof TimeoutError;
+      const detail = timedOut
+        ? `Neo4j at ${redactText(this.#options.url)} did not answer RETURN 1 within ${deadline}ms`
+        : fromNeo4jError(error, "probe the server").message;
+      return { status: "down", detail };
+    } finally {
+      // Closing waits for the query: after a timeout, let it end whenever the server answers.
+      const closing = session.close().catch(() => {});
+      if (!timedOut) await closing;
     }
   }
 

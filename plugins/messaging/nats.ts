@@ -1,7 +1,9 @@
 /**
  * The NATS JetStream messaging backend, on the maintained v3 client (`@nats-io/transport-node`
  * and `@nats-io/jetstream`). The client reconnects by itself; while it is away the driver reports
- * `degraded` and refuses work with 503 at once instead of queueing it. Fetches speak the pull
+ * `degraded` and refuses work with 503 at once instead of queueing it. Health is a round trip to
+ * the server with a deadline, so a server that hangs (stopped, swapping, partitioned) without
+ * closing the socket turns the instance degraded too. Fetches speak the pull
  * protocol directly so they can return as soon as one message is ready, and ack tokens seal the
  * delivery's `$JS.ACK...` reply subject so only genuine deliveries can be acted on.
  */
@@ -95,6 +97,33 @@ export interface NatsMessagingOptions {
   log?: Logger;
 }
 
+/** A PING sent to the server, answered (`settled`) by its PONG or by losing the connection. */
+interface RoundTrip {
+  nc: NatsConnection;
+  /** performance.now() when it was sent. */
+  sent: number;
+  settled: boolean;
+  /** Resolves on the PONG; rejects when the connection is lost first. */
+  answered: Promise<void>;
+}
+
+/**
+ * The client's reconnect policy. A refused TCP connect costs nothing, so the client tries every
+ * quarter second (plus up to 100ms of jitter, so replicas spread out): a server that comes back
+ * is used within about 350ms. Pings every 10s (the client's default is 2 minutes) notice a dead
+ * socket that never closed after two unanswered ones, and reconnect.
+ */
+const RECONNECT = {
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 250,
+  reconnectJitter: 100,
+  pingInterval: 10_000,
+  maxPingOut: 2,
+} as const;
+
+/** Longest a health probe's round trip may take before the server counts as not answering. */
+const PING_DEADLINE = 2_000;
+
 interface Connection {
   nc: NatsConnection;
   js: JetStreamClient;
@@ -126,6 +155,14 @@ export class NatsMessaging implements MessagingDriver {
   #online = false;
   #provisioned = false;
   #lastError: string | undefined;
+  /** The latest health round trip (see {@linkcode ping}). */
+  #roundTrip: RoundTrip | undefined;
+  /** Why the latest settled round trip failed, while it stands. */
+  #unanswered: string | undefined;
+  /** Connects waiting for the client to be back; called on reconnect and on close. */
+  readonly #onBack = new Set<() => void>();
+  /** The provisioning under way, shared by the reconnect watcher and `connect`. */
+  #provisioning: Promise<void> | undefined;
   /** The server URL(s) as messages show them: userinfo and tokens hidden. */
   readonly #where: string;
 
@@ -135,12 +172,17 @@ export class NatsMessaging implements MessagingDriver {
     this.#tokens = new AckTokens(options.scope, options.ackSecret);
   }
 
-  async connect(): Promise<void> {
+  /**
+   * Connects and creates the configured streams and consumers. On a connection the client is
+   * still reconnecting, or whose server does not answer, it waits (at most `connectTimeout`, and
+   * never past `signal`) for the server to be back and answer a ping: the core retries `start`
+   * while the instance is degraded, so its recovery follows the client's instead of waiting out
+   * the core's backoff.
+   */
+  async connect(signal?: AbortSignal): Promise<void> {
     const current = this.#connection;
     if (current && !current.nc.isClosed()) {
-      if (!this.#online) {
-        throw messagingError.unavailable(`NATS at ${this.#where} is reconnecting`);
-      }
+      await this.#serverBack(current, signal);
       if (!this.#provisioned) await this.#provision(current);
       return;
     }
@@ -148,6 +190,14 @@ export class NatsMessaging implements MessagingDriver {
     await this.#connecting;
   }
 
+  /**
+   * Health from the client's state and a round trip to the server: each probe sends a PING
+   * unless one is still out, and reports `degraded` once one has gone unanswered for longer than
+   * the deadline (2s, or `apiTimeout` when shorter). The socket alone cannot tell: a hung server
+   * keeps it open. Synchronous, like every messaging driver's probe, so a hung server shows at
+   * the second probe after it hung at the latest (at the first when a call timed out meanwhile,
+   * since a timeout sends a PING too).
+   */
   ping(): HealthReport {
     const current = this.#connection;
     if (!current || current.nc.isClosed()) {
@@ -156,6 +206,15 @@ export class NatsMessaging implements MessagingDriver {
     if (!this.#online) {
       return { status: "degraded", detail: "disconnected from NATS; reconnecting" };
     }
+    const trip = this.#sendPing(current.nc);
+    const waited = performance.now() - trip.sent;
+    if (!trip.settled && waited > this.#pingDeadline()) {
+      return {
+        status: "degraded",
+        detail: `NATS at ${this.#where} has not answered a ping for ${Math.round(waited)}ms`,
+      };
+    }
+    if (this.#unanswered !== undefined) return { status: "degraded", detail: this.#unanswered };
     if (!this.#provisioned) {
       return { status: "degraded", detail: this.#lastError ?? "creating streams and consumers" };
     }
@@ -199,7 +258,10 @@ export class NatsMessaging implements MessagingDriver {
       });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
-      throw natsError(error, "publish", `Cannot publish to "${subject}"`);
+      const failure = natsError(error, "publish", `Cannot publish to "${subject}"`);
+      // Whether the server hung or the stream is slow, the next probe should know.
+      if (failure.code === "messaging.timeout") this.#sendPing(this.#connection?.nc);
+      throw failure;
     } finally {
       this.#publishing--;
     }
@@ -432,6 +494,9 @@ export class NatsMessaging implements MessagingDriver {
     this.#connection = undefined;
     this.#online = false;
     this.#provisioned = false;
+    this.#roundTrip = undefined;
+    this.#unanswered = undefined;
+    this.#wakeWaiters();
     await Promise.all([...this.#subscriptions].map((s) => s.close()));
     if (!connection) return;
     connection.pulls.close();
@@ -460,6 +525,8 @@ export class NatsMessaging implements MessagingDriver {
     }
     this.#online = true;
     this.#provisioned = false;
+    this.#roundTrip = undefined;
+    this.#unanswered = undefined;
     let connection: Connection;
     try {
       const jsm = await jetstreamManager(nc, { timeout: this.#options.apiTimeout });
@@ -497,8 +564,7 @@ export class NatsMessaging implements MessagingDriver {
       servers: o.url.split(",").map((s) => s.trim()).filter(Boolean),
       name: o.name ?? `edgebox-${o.scope}`,
       timeout: o.connectTimeout,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
+      ...RECONNECT,
       waitOnFirstConnect: false,
       // Otherwise every request (each acked publish) builds two Errors up front, stack traces
       // and all, in case it fails later: a fifth of the publish path's CPU (bench/messaging.ts).
@@ -528,8 +594,12 @@ export class NatsMessaging implements MessagingDriver {
         if (status.type === "disconnect") this.#online = false;
         if (status.type === "reconnect") {
           this.#online = true;
+          // A round trip of the old socket says nothing about the new one.
+          this.#roundTrip = undefined;
+          this.#unanswered = undefined;
           // Streams on memory storage are gone after a server restart: make them again.
           this.#provisioned = false;
+          this.#wakeWaiters();
           const connection = this.#connection;
           if (connection?.nc === nc) {
             this.#provision(connection).catch((error) => {
@@ -543,19 +613,112 @@ export class NatsMessaging implements MessagingDriver {
     })();
     await nc.closed();
     this.#online = false;
+    this.#wakeWaiters();
     await watching.catch(() => {});
   }
 
-  async #provision(connection: Connection): Promise<void> {
+  /** Creates the configured streams and consumers; concurrent callers share one run. */
+  #provision(connection: Connection): Promise<void> {
+    this.#provisioning ??= (async () => {
+      try {
+        for (const spec of this.#options.streams ?? []) await this.#putStream(connection, spec);
+        for (const spec of this.#options.consumers ?? []) {
+          await this.#putConsumer(connection, spec);
+        }
+        this.#provisioned = true;
+        this.#lastError = undefined;
+      } catch (error) {
+        this.#lastError = messageOf(error);
+        throw error;
+      }
+    })().finally(() => this.#provisioning = undefined);
+    return this.#provisioning;
+  }
+
+  // --- health ---
+
+  #pingDeadline(): number {
+    return Math.min(PING_DEADLINE, this.#options.apiTimeout);
+  }
+
+  /** The round trip under way on `nc`, or a new one when the latest has settled. */
+  #sendPing(nc: NatsConnection): RoundTrip;
+  #sendPing(nc: NatsConnection | undefined): RoundTrip | undefined;
+  #sendPing(nc: NatsConnection | undefined): RoundTrip | undefined {
+    if (!nc || nc.isClosed()) return undefined;
+    const latest = this.#roundTrip;
+    if (latest && latest.nc === nc && !latest.settled) return latest;
+    const trip: RoundTrip = {
+      nc,
+      sent: performance.now(),
+      settled: false,
+      answered: nc.flush(),
+    };
+    trip.answered.then(
+      () => {
+        trip.settled = true;
+        if (this.#roundTrip === trip) this.#unanswered = undefined;
+      },
+      (error) => {
+        trip.settled = true;
+        if (this.#roundTrip === trip) {
+          this.#unanswered = `NATS at ${this.#where} did not answer a ping: ${messageOf(error)}`;
+        }
+      },
+    );
+    this.#roundTrip = trip;
+    return trip;
+  }
+
+  /**
+   * Resolves once the client is connected and the server answered a ping; rejects with 503
+   * after `connectTimeout`, or when `signal` aborts, while it is not.
+   */
+  async #serverBack(connection: Connection, signal?: AbortSignal): Promise<void> {
+    const limit = this.#options.connectTimeout;
+    const gaveUp = new AbortController();
+    const timer = setTimeout(() => gaveUp.abort(), limit);
+    const stop = signal ? AbortSignal.any([signal, gaveUp.signal]) : gaveUp.signal;
     try {
-      for (const spec of this.#options.streams ?? []) await this.#putStream(connection, spec);
-      for (const spec of this.#options.consumers ?? []) await this.#putConsumer(connection, spec);
-      this.#provisioned = true;
-      this.#lastError = undefined;
+      while (!this.#online && !connection.nc.isClosed()) await this.#back(stop);
+      const trip = this.#sendPing(connection.nc);
+      if (trip && !trip.settled) await abortable(trip.answered, stop);
     } catch (error) {
-      this.#lastError = messageOf(error);
-      throw error;
+      if (!stop.aborted) throw natsError(error, "other", `NATS at ${this.#where} is not answering`);
+      const reason = this.#online
+        ? `has not answered a ping for ${limit}ms`
+        : `is still unreachable after ${limit}ms; reconnecting`;
+      throw messagingError.unavailable(`NATS at ${this.#where} ${reason}`);
+    } finally {
+      clearTimeout(timer);
     }
+    if (connection.nc.isClosed()) {
+      throw messagingError.unavailable(
+        this.#lastError ?? `Not connected to NATS at ${this.#where}`,
+      );
+    }
+  }
+
+  /** Resolves when the client reconnects or closes; rejects when `signal` aborts first. */
+  #back(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const done = () => {
+        this.#onBack.delete(done);
+        signal.removeEventListener("abort", aborted);
+        resolve();
+      };
+      const aborted = () => {
+        this.#onBack.delete(done);
+        reject(signal.reason);
+      };
+      this.#onBack.add(done);
+      signal.addEventListener("abort", aborted, { once: true });
+    });
+  }
+
+  #wakeWaiters(): void {
+    for (const wake of [...this.#onBack]) wake();
   }
 
   #live(): Connection {
@@ -699,6 +862,16 @@ function assertName(name: string, kind: "stream" | "consumer"): void {
     kind === "stream" ? "messaging.stream_not_found" : "messaging.consumer_not_found",
     { detail: `No ${kind} is named "${name}"` },
   );
+}
+
+/** Settles like `promise`, or rejects once `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const aborted = () => reject(signal.reason);
+    signal.addEventListener("abort", aborted, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", aborted));
+  });
 }
 
 function messageOf(error: unknown): string {
