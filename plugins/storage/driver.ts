@@ -14,6 +14,20 @@ import type { ByteRange, RangeRequest } from "./ranges.ts";
  */
 export type StorageFeature = "presign_backend" | "presign_edgebox";
 
+/**
+ * The standard HTTP headers stored with an object and sent back on every read, as S3 keeps
+ * them: each exactly as written, and absent when the write did not set it.
+ */
+export interface StoredHeaders {
+  cacheControl?: string;
+  contentDisposition?: string;
+  /** Sent back as stored: the bytes are never decoded (nor encoded) on the way. */
+  contentEncoding?: string;
+  contentLanguage?: string;
+  /** An IMF-fixdate (`Wed, 21 Oct 2026 07:28:00 GMT`). */
+  expires?: string;
+}
+
 /** Everything known about a stored object. */
 export interface ObjectInfo {
   key: string;
@@ -25,6 +39,8 @@ export interface ObjectInfo {
   contentType: string;
   /** User metadata: lowercase names without the `x-meta-` prefix. */
   metadata: Record<string, string>;
+  /** Standard headers stored with the object (empty when none was set). */
+  headers: StoredHeaders;
 }
 
 /** One object in a listing. */
@@ -37,6 +53,8 @@ export type WrittenObject = Pick<ObjectInfo, "key" | "size" | "etag">;
 export interface PutOptions {
   contentType?: string;
   metadata?: Record<string, string>;
+  /** Standard headers to store with the object. */
+  headers?: StoredHeaders;
   /**
    * Checked against the object the write replaces (or its absence), atomically with the write;
    * `storage.precondition_failed` naming the header when they do not hold.
@@ -72,7 +90,13 @@ export type GetResult =
     /** Set when only part of the object is sent (HTTP 206). */
     range?: ByteRange;
   }
-  | { kind: "not_modified"; etag: string; lastModified: Date };
+  | {
+    kind: "not_modified";
+    etag: string;
+    lastModified: Date;
+    /** At least `cacheControl` and `expires`, which a 304 repeats. */
+    headers: StoredHeaders;
+  };
 
 /** Options of {@linkcode StorageDriver.list}. */
 export interface ListOptions {
@@ -144,7 +168,7 @@ export interface StorageDriver extends Driver, AsyncDisposable {
   delete(key: string, options?: DeleteOptions): Promise<void>;
   /** One page of keys under a prefix. */
   list(options: ListOptions): Promise<ListPage>;
-  /** Server-side copy with content type and metadata. */
+  /** Server-side copy with content type, metadata and stored headers. */
   copy(from: string, to: string, options?: CopyOptions): Promise<WrittenObject>;
   /** A URL that reads or writes `key` without an API key, until it expires. */
   presign(key: string, options: PresignOptions): Promise<PresignedUrl>;

@@ -3,7 +3,9 @@
  *
  * Layout under `root`:
  * - `objects/`: one JSON sidecar per object (`a.d/b.d/c.meta` for key `a/b/c`). The sidecar
- *   holds the metadata and names the blob; renaming it into place is the commit point.
+ *   holds the metadata (and the stored standard headers: a sidecar without `headers`, as
+ *   written before they were kept, has none) and names the blob; renaming it into place is the
+ *   commit point.
  * - `blobs/xx/<id>`: object bytes, immutable once written (a copy is a hard link).
  * - `tmp/`: uploads in progress, swept at start.
  *
@@ -41,10 +43,12 @@ import type {
   SignedRequest,
   StorageDriver,
   StorageFeature,
+  StoredHeaders,
   WrittenObject,
 } from "./driver.ts";
 import { notFound, rangeNotSatisfiable, storageError } from "./errors.ts";
 import { KeyedLock } from "./keyed_lock.ts";
+import { storedHeadersOf } from "./object_headers.ts";
 import { assertKey, compareKeys } from "./keys.ts";
 import { type ByteRange, resolveRange } from "./ranges.ts";
 import { UrlSigner } from "./signed_url.ts";
@@ -80,6 +84,8 @@ interface Sidecar {
   lastModified: number;
   contentType: string;
   metadata: Record<string, string>;
+  /** Stored standard headers; left out when there are none (and by sidecars from before). */
+  headers?: StoredHeaders;
   blob: string;
 }
 
@@ -174,6 +180,7 @@ function toInfo(sidecar: Sidecar): ObjectInfo {
     lastModified: new Date(sidecar.lastModified),
     contentType: sidecar.contentType,
     metadata: sidecar.metadata,
+    headers: storedHeadersOf(sidecar.headers),
   };
 }
 
@@ -284,6 +291,7 @@ export class FilesystemStorage implements StorageDriver {
       const blob = this.#blobPath(id);
       await Deno.mkdir(dirname(blob), { recursive: true });
       await Deno.rename(upload, blob);
+      const headers = storedHeadersOf(options.headers);
       const sidecar: Sidecar = {
         v: 1,
         key,
@@ -292,6 +300,7 @@ export class FilesystemStorage implements StorageDriver {
         lastModified: Date.now(),
         contentType: options.contentType ?? "application/octet-stream",
         metadata: options.metadata ?? {},
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
         blob: id,
       };
       await this.#commit(sidecar, { conditions: options.conditions, method: "PUT" });
@@ -314,7 +323,8 @@ export class FilesystemStorage implements StorageDriver {
       const outcome = evaluatePreconditions(info, conditions, "GET");
       if (outcome.kind === "failed") throw preconditionFailed(key, outcome.field);
       if (outcome.kind === "not_modified") {
-        return { kind: "not_modified", etag: info.etag, lastModified: info.lastModified };
+        const { etag, lastModified, headers } = info;
+        return { kind: "not_modified", etag, lastModified, headers };
       }
       let range: ByteRange | undefined;
       if (options.range && rangeApplies(info, conditions.ifRange)) {

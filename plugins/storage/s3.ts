@@ -51,10 +51,12 @@ import type {
   SignedRequest,
   StorageDriver,
   StorageFeature,
+  StoredHeaders,
   WrittenObject,
 } from "./driver.ts";
 import { notFound, rangeNotSatisfiable, storageError, tooLarge } from "./errors.ts";
 import { assertKey } from "./keys.ts";
+import { storedHeadersOf } from "./object_headers.ts";
 import { formatRange } from "./ranges.ts";
 import { checkedBody } from "./streams.ts";
 
@@ -88,6 +90,14 @@ export interface S3StorageOptions {
 const MAX_COPY_OBJECT = 5 * 2 ** 30;
 const MAX_PARTS = 10_000;
 const COPY_ATTEMPTS = 3;
+/**
+ * Longest a health probe waits for its HeadBucket, retries included: under the core's default
+ * `timeouts.ready` (2 s), so a service that accepts connections but stopped answering reports
+ * itself down by the next probe, and no probe is left running behind it.
+ */
+const PING_DEADLINE = 1_500;
+/** Longest `connect` waits for its HeadBucket beyond opening the connection. */
+const CONNECT_PROBE_DEADLINE = 2_000;
 
 interface SdkError {
   name?: string;
@@ -136,6 +146,36 @@ function conditionRefused(error: unknown, guard: WriteGuard): boolean {
     (status === 404 && guard.params.IfMatch !== undefined && nameOf(error) !== "NoSuchBucket");
 }
 
+/** The S3 parameters that store `headers` with an object. */
+function headerParams(headers: StoredHeaders | undefined) {
+  const stored = storedHeadersOf(headers);
+  return {
+    ...(stored.cacheControl ? { CacheControl: stored.cacheControl } : {}),
+    ...(stored.contentDisposition ? { ContentDisposition: stored.contentDisposition } : {}),
+    ...(stored.contentEncoding ? { ContentEncoding: stored.contentEncoding } : {}),
+    ...(stored.contentLanguage ? { ContentLanguage: stored.contentLanguage } : {}),
+    // The SDK writes a Date back with toUTCString: the same text, as writes only take that form.
+    ...(stored.expires ? { Expires: new Date(stored.expires) } : {}),
+  };
+}
+
+/** The stored headers of a HeadObject or GetObject answer (`ExpiresString` is the raw text). */
+function storedHeadersFrom(output: {
+  CacheControl?: string | undefined;
+  ContentDisposition?: string | undefined;
+  ContentEncoding?: string | undefined;
+  ContentLanguage?: string | undefined;
+  ExpiresString?: string | undefined;
+}): StoredHeaders {
+  return storedHeadersOf({
+    cacheControl: output.CacheControl,
+    contentDisposition: output.ContentDisposition,
+    contentEncoding: output.ContentEncoding,
+    contentLanguage: output.ContentLanguage,
+    expires: output.ExpiresString,
+  });
+}
+
 /** Total object size from `Content-Range: bytes a-b/size`. */
 function totalSize(contentRange: string | undefined): number | undefined {
   const match = /\/(\d+)$/.exec(contentRange ?? "");
@@ -177,7 +217,7 @@ export class S3Storage implements StorageDriver {
     this.#assertOpen();
     const Bucket = this.#options.bucket;
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket }));
+      await this.#headBucket(this.#options.connectTimeout + CONNECT_PROBE_DEADLINE);
       return;
     } catch (error) {
       if (statusOf(error) !== 404 && nameOf(error) !== "NoSuchBucket") {
@@ -202,7 +242,7 @@ export class S3Storage implements StorageDriver {
   async ping(): Promise<HealthReport> {
     if (this.#closed) return { status: "down", detail: "closed" };
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.#options.bucket }));
+      await this.#headBucket(PING_DEADLINE);
       return { status: "ready" };
     } catch (error) {
       const missing = statusOf(error) === 404 || nameOf(error) === "NoSuchBucket";
@@ -212,6 +252,30 @@ export class S3Storage implements StorageDriver {
           ? `The ${this.#where} does not exist`
           : this.#failure(error, "reach").message,
       };
+    }
+  }
+
+  /**
+   * A real round trip to the bucket (HeadBucket), retries included, abandoned after `deadline`
+   * milliseconds (never more than `requestTimeout`): the request is aborted, not left running.
+   */
+  async #headBucket(deadline: number): Promise<void> {
+    const limit = Math.min(deadline, this.#options.requestTimeout);
+    const abort = new AbortController();
+    const timer = setTimeout(() => {
+      const error = new Error(`The service did not answer within ${limit} ms`);
+      error.name = "TimeoutError";
+      abort.abort(error);
+    }, limit);
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#options.bucket }), {
+        abortSignal: abort.signal,
+      });
+    } catch (error) {
+      // The SDK reports an abort as its own AbortError: say why it was aborted.
+      throw abort.signal.aborted ? abort.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -243,6 +307,7 @@ export class S3Storage implements StorageDriver {
         Body: checked.stream,
         ContentType: options.contentType ?? "application/octet-stream",
         Metadata: options.metadata ?? {},
+        ...headerParams(options.headers),
         // Passed to PutObject, or to CompleteMultipartUpload for a multipart upload.
         ...guard?.params,
       },
@@ -293,6 +358,7 @@ export class S3Storage implements StorageDriver {
         lastModified: output.LastModified ?? new Date(0),
         contentType: output.ContentType ?? "application/octet-stream",
         metadata: output.Metadata ?? {},
+        headers: storedHeadersFrom(output),
       };
       const body = output.Body
         ? output.Body.transformToWebStream() as ReadableStream<Uint8Array>
@@ -301,7 +367,8 @@ export class S3Storage implements StorageDriver {
       if (outcome.kind !== "proceed") {
         await body.cancel();
         if (outcome.kind === "failed") throw preconditionFailed(key, outcome.field);
-        return { kind: "not_modified", etag: info.etag, lastModified: info.lastModified };
+        const { etag, lastModified, headers } = info;
+        return { kind: "not_modified", etag, lastModified, headers };
       }
       if (options.range && !rangeApplies(info, conditions.ifRange)) {
         // If-Range failed on this version: send the whole of the current one instead.
@@ -330,10 +397,15 @@ export class S3Storage implements StorageDriver {
             kind: "not_modified",
             etag: headers.etag,
             lastModified: new Date(headers["last-modified"]),
+            // A 304 from S3 repeats these two, as HTTP asks.
+            headers: storedHeadersOf({
+              cacheControl: headers["cache-control"],
+              expires: headers["expires"],
+            }),
           };
         }
-        const info = await this.head(key);
-        return { kind: "not_modified", etag: info.etag, lastModified: info.lastModified };
+        const { etag, lastModified, headers: stored } = await this.head(key);
+        return { kind: "not_modified", etag, lastModified, headers: stored };
       }
       if (status === 416) throw rangeNotSatisfiable(key, (await this.head(key)).size);
       throw this.#failure(error, `read object "${key}"`, key);
@@ -354,6 +426,7 @@ export class S3Storage implements StorageDriver {
         lastModified: output.LastModified ?? new Date(0),
         contentType: output.ContentType ?? "application/octet-stream",
         metadata: output.Metadata ?? {},
+        headers: storedHeadersFrom(output),
       };
     } catch (error) {
       throw this.#failure(error, `read object "${key}"`, key);
@@ -439,7 +512,12 @@ export class S3Storage implements StorageDriver {
             CopySource: copySource(this.#options.bucket, from),
             // The source we measured, not one written since.
             CopySourceIfMatch: source.etag,
-            MetadataDirective: "COPY",
+            // Its type, metadata and headers as measured, written out: with "COPY", MinIO
+            // drops the source's Expires.
+            MetadataDirective: "REPLACE",
+            ContentType: source.contentType,
+            Metadata: source.metadata,
+            ...headerParams(source.headers),
           }),
         );
         return { key: to, size: source.size, etag: output.CopyObjectResult?.ETag ?? source.etag };
@@ -522,6 +600,7 @@ export class S3Storage implements StorageDriver {
           Body: new Uint8Array(0),
           ContentType: source.contentType,
           Metadata: source.metadata,
+          ...headerParams(source.headers),
           ...guard?.params,
         }),
       );
@@ -534,6 +613,7 @@ export class S3Storage implements StorageDriver {
         Key: to,
         ContentType: source.contentType,
         Metadata: source.metadata,
+        ...headerParams(source.headers),
       }),
     );
     try {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { StorageDriver } from "../../plugins/storage/driver.ts";
+import { gzipSync } from "node:zlib";
+import type { StorageDriver, StoredHeaders } from "../../plugins/storage/driver.ts";
 
 /** A driver under test, plus what only its backend can tell. */
 export interface StorageTarget extends AsyncDisposable {
@@ -126,6 +127,15 @@ export async function rejectsWith(
 
 const text = (value: string) => new TextEncoder().encode(value);
 
+/** One value of each standard header a write may store, as other S3 clients set them. */
+export const STANDARD_HEADERS: Required<StoredHeaders> = {
+  cacheControl: "public, max-age=31536000, immutable",
+  contentDisposition: `attachment; filename="report 2026.txt"; filename*=UTF-8''r%C3%A9port.txt`,
+  contentEncoding: "gzip",
+  contentLanguage: "en-GB, de",
+  expires: "Wed, 21 Oct 2026 07:28:00 GMT",
+};
+
 /** Registers the contract tests for one driver. */
 export function runStorageContract(name: string, open: OpenStorageTarget): void {
   const test = (
@@ -199,6 +209,117 @@ export function runStorageContract(name: string, open: OpenStorageTarget): void 
     assert.deepEqual(result.info.metadata, { owner: "ci", "build-id": "42" });
     await result.body.cancel();
   });
+
+  // --- Stored standard headers ----------------------------------------------------------------
+
+  /** Asserts head and get both report exactly `expected` as the object's stored headers. */
+  async function assertStoredHeaders(
+    driver: StorageDriver,
+    key: string,
+    expected: StoredHeaders,
+  ): Promise<void> {
+    assert.deepEqual((await driver.head(key)).headers, expected, `head ${key}`);
+    const result = await driver.get(key);
+    assert.equal(result.kind, "body");
+    if (result.kind !== "body") return;
+    await result.body.cancel();
+    assert.deepEqual(result.info.headers, expected, `get ${key}`);
+  }
+
+  test("stores each standard header alone and returns only it", async ({ driver }, prefix) => {
+    for (const [field, value] of Object.entries(STANDARD_HEADERS)) {
+      const key = `${prefix}/${field}`;
+      await driver.put(key, streamOf(text("x")), { headers: { [field]: value } });
+      await assertStoredHeaders(driver, key, { [field]: value });
+    }
+  });
+
+  test("an object written without standard headers has none", async ({ driver }, prefix) => {
+    await driver.put(`${prefix}/plain`, streamOf(text("x")), { contentType: "text/plain" });
+    await assertStoredHeaders(driver, `${prefix}/plain`, {});
+    await driver.put(`${prefix}/empty`, streamOf(text("x")), { headers: {} });
+    await assertStoredHeaders(driver, `${prefix}/empty`, {});
+  });
+
+  test(
+    "stores every standard header together; a gzip body comes back as stored, not decoded",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/all.txt.gz`;
+      const gzipped = gzipSync(text("hello, edgebox\n".repeat(64)));
+      await driver.put(key, streamOf(gzipped), {
+        contentType: "text/plain",
+        metadata: { owner: "ci" },
+        headers: STANDARD_HEADERS,
+      });
+      await assertStoredHeaders(driver, key, STANDARD_HEADERS);
+      const info = await driver.head(key);
+      assert.equal(info.size, gzipped.length);
+      assert.equal(info.contentType, "text/plain");
+      assert.deepEqual(info.metadata, { owner: "ci" });
+      const result = await driver.get(key);
+      assert.equal(result.kind, "body");
+      if (result.kind !== "body") return;
+      assert.deepEqual(await readAll(result.body), new Uint8Array(gzipped));
+      const part = await driver.get(key, { range: { start: 0, end: 1 } });
+      assert.equal(part.kind, "body");
+      if (part.kind !== "body") return;
+      // The gzip magic number: ranges count the stored (encoded) bytes.
+      assert.deepEqual(await readAll(part.body), new Uint8Array([0x1f, 0x8b]));
+      assert.deepEqual(part.info.headers, STANDARD_HEADERS);
+    },
+  );
+
+  test("an overwrite replaces the stored headers", async ({ driver }, prefix) => {
+    const key = `${prefix}/o`;
+    await driver.put(key, streamOf(text("1")), { headers: STANDARD_HEADERS });
+    await driver.put(key, streamOf(text("2")), { headers: { cacheControl: "no-store" } });
+    await assertStoredHeaders(driver, key, { cacheControl: "no-store" });
+    await driver.put(key, streamOf(text("3")));
+    await assertStoredHeaders(driver, key, {});
+  });
+
+  test("stored headers survive an upload in several parts", async ({ driver }, prefix) => {
+    const key = `${prefix}/big`;
+    const source = generatedStream(5 * MiB + 1);
+    await driver.put(key, source.stream, { headers: STANDARD_HEADERS });
+    await assertStoredHeaders(driver, key, STANDARD_HEADERS);
+  });
+
+  test("a copy keeps the stored headers, conditional or not", async ({ driver }, prefix) => {
+    await driver.put(`${prefix}/src`, streamOf(text("payload")), { headers: STANDARD_HEADERS });
+    await driver.copy(`${prefix}/src`, `${prefix}/plain`);
+    await assertStoredHeaders(driver, `${prefix}/plain`, STANDARD_HEADERS);
+    await driver.copy(`${prefix}/src`, `${prefix}/guarded`, { conditions: { ifNoneMatch: "*" } });
+    await assertStoredHeaders(driver, `${prefix}/guarded`, STANDARD_HEADERS);
+    await driver.put(`${prefix}/empty`, streamOf(new Uint8Array(0)), {
+      headers: { contentDisposition: "inline", expires: STANDARD_HEADERS.expires },
+    });
+    await driver.copy(`${prefix}/empty`, `${prefix}/empty-copy`, {
+      conditions: { ifNoneMatch: "*" },
+    });
+    await assertStoredHeaders(driver, `${prefix}/empty-copy`, {
+      contentDisposition: "inline",
+      expires: STANDARD_HEADERS.expires,
+    });
+    await driver.put(`${prefix}/bare`, streamOf(text("bare")));
+    await driver.copy(`${prefix}/bare`, `${prefix}/plain`);
+    await assertStoredHeaders(driver, `${prefix}/plain`, {});
+  });
+
+  test(
+    "a read answered not_modified repeats Cache-Control and Expires",
+    async ({ driver }, prefix) => {
+      const key = `${prefix}/c`;
+      const { etag } = await driver.put(key, streamOf(text("cached")), {
+        headers: STANDARD_HEADERS,
+      });
+      const result = await driver.get(key, { conditions: { ifNoneMatch: [etag] } });
+      assert.equal(result.kind, "not_modified");
+      if (result.kind !== "not_modified") return;
+      assert.equal(result.headers.cacheControl, STANDARD_HEADERS.cacheControl);
+      assert.equal(result.headers.expires, STANDARD_HEADERS.expires);
+    },
+  );
 
   test("head reports the size and ETag put returned", async ({ driver }, prefix) => {
     const written = await driver.put(`${prefix}/h`, streamOf(text("hello")));

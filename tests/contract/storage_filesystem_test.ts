@@ -9,6 +9,7 @@ import {
   readAll,
   rejectsWith,
   runStorageContract,
+  STANDARD_HEADERS,
   type StorageTarget,
   streamOf,
   type TargetOptions,
@@ -98,6 +99,55 @@ Deno.test({
       if (result.kind !== "body") return;
       assert.equal(new TextDecoder().decode(await readAll(result.body)), "durable");
       assert.deepEqual(result.info.metadata, { a: "b" });
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "filesystem: a sidecar written before headers were stored reads as having none",
+  ...SANITIZED,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "edgebox-storage-" });
+    try {
+      await using driver = new FilesystemStorage(options(root));
+      await driver.connect();
+      await driver.put("old", streamOf(new TextEncoder().encode("legacy")), {
+        contentType: "text/plain",
+        metadata: { a: "b" },
+      });
+      await driver.put("new", streamOf(new TextEncoder().encode("x")), {
+        headers: STANDARD_HEADERS,
+      });
+      const oldPath = join(root, "objects", "old.meta");
+      const sidecar = JSON.parse(await Deno.readTextFile(oldPath));
+      // What an edgebox without stored headers wrote: exactly these fields.
+      assert.deepEqual(Object.keys(sidecar).sort(), [
+        "blob",
+        "contentType",
+        "etag",
+        "key",
+        "lastModified",
+        "metadata",
+        "size",
+        "v",
+      ]);
+      const written = JSON.parse(await Deno.readTextFile(join(root, "objects", "new.meta")));
+      assert.equal(written.v, 1);
+      assert.deepEqual(written.headers, STANDARD_HEADERS);
+      const info = await driver.head("old");
+      assert.deepEqual(info.headers, {});
+      assert.deepEqual(info.metadata, { a: "b" });
+      // A sidecar edited by hand with a wrong type keeps only the string values.
+      await Deno.writeTextFile(
+        oldPath,
+        JSON.stringify({ ...sidecar, headers: { cacheControl: 7, expires: "x", other: "y" } }),
+      );
+      assert.deepEqual((await driver.head("old")).headers, { expires: "x" });
+      const copied = await driver.copy("new", "copy");
+      assert.equal(copied.size, 1);
+      assert.deepEqual((await driver.head("copy")).headers, STANDARD_HEADERS);
     } finally {
       await Deno.remove(root, { recursive: true });
     }

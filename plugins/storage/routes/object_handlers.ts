@@ -55,7 +55,7 @@ export function objectHandlers(driver: StorageDriver, options: StorageRoutesOpti
         if (outcome.kind === "not_modified") {
           return new Response(null, {
             status: 304,
-            headers: notModifiedHeaders(info.etag, info.lastModified),
+            headers: notModifiedHeaders(info.etag, info.lastModified, info.headers),
           });
         }
         return new Response(null, { status: 200, headers: objectHeaders(info) });
@@ -68,7 +68,7 @@ export function objectHandlers(driver: StorageDriver, options: StorageRoutesOpti
       if (result.kind === "not_modified") {
         return new Response(null, {
           status: 304,
-          headers: notModifiedHeaders(result.etag, result.lastModified),
+          headers: notModifiedHeaders(result.etag, result.lastModified, result.headers),
         });
       }
       const body = options.onBytesOut
@@ -99,6 +99,7 @@ export function objectHandlers(driver: StorageDriver, options: StorageRoutesOpti
       const written = await driver.put(key, checked.stream, {
         contentType: put.contentType,
         metadata: put.metadata,
+        headers: put.headers,
         ...conditions,
       });
       return c.json(written, 201, {

@@ -11,6 +11,7 @@ import { validationError } from "../../../core/routes.ts";
 import type { StorageDriver } from "../driver.ts";
 import { storageError } from "../errors.ts";
 import { assertKey } from "../keys.ts";
+import { STORED_HEADERS } from "../object_headers.ts";
 import { conditionsOf, objectHandlers, type StorageContext } from "./object_handlers.ts";
 import type { StorageRoutesOptions } from "./options.ts";
 
@@ -40,6 +41,25 @@ const CONDITION_HEADERS = {
   }),
 };
 
+/** The standard headers a PUT stores with the object, and GET and HEAD answer with. */
+const STORED_HEADER_DOCS = {
+  "cache-control": z.string().max(STORED_HEADERS.cacheControl.maxLength).optional().openapi({
+    description: "Stored and sent back on reads (printable ASCII)",
+  }),
+  "content-disposition": z.string().max(STORED_HEADERS.contentDisposition.maxLength).optional()
+    .openapi({ description: "Stored and sent back on reads (printable ASCII)" }),
+  "content-encoding": z.string().max(STORED_HEADERS.contentEncoding.maxLength).optional()
+    .openapi({
+      description: "Content codings (gzip, br...) of the body as sent; stored and sent back " +
+        "as they are: edgebox never decodes the body",
+    }),
+  "content-language": z.string().max(STORED_HEADERS.contentLanguage.maxLength).optional()
+    .openapi({ description: "Language tags; stored and sent back on reads" }),
+  "expires": z.string().optional().openapi({
+    description: "An IMF-fixdate (Wed, 21 Oct 2026 07:28:00 GMT); stored and sent back on reads",
+  }),
+};
+
 /** Registers the object routes on `app`: PUT, GET (and HEAD), DELETE, and copy. */
 export function registerObjectRoutes(
   app: PluginRoutes,
@@ -56,13 +76,15 @@ export function registerObjectRoutes(
   app.openAPIRegistry.registerPath({
     method: "put",
     path: "/objects/{key}",
-    summary: "Store an object (streamed); X-Meta-* headers become metadata",
+    summary:
+      "Store an object (streamed); X-Meta-* headers become metadata, and Cache-Control, Content-Disposition, Content-Encoding, Content-Language and Expires are stored with it",
     tags: ["storage"],
     request: {
       params: KeyPath,
       headers: z.object({
         "content-md5": z.string().optional(),
         "x-checksum-sha256": z.string().optional(),
+        ...STORED_HEADER_DOCS,
         ...CONDITION_HEADERS,
       }),
       body: {
@@ -73,7 +95,7 @@ export function registerObjectRoutes(
     },
     responses: {
       201: jsonResponse(Written, "Stored"),
-      400: problemResponse("Bad key, metadata, checksum or conditional header"),
+      400: problemResponse("Bad key, metadata, checksum, stored or conditional header"),
       412: problemResponse("A condition does not hold (field names the header)"),
       413: problemResponse("Larger than maxObjectSize"),
     },
@@ -135,7 +157,7 @@ export function registerObjectRoutes(
     method: "post",
     path: "/objects/{key}/copy",
     summary:
-      "Copy an object server-side, with its content type and metadata; conditional headers apply to the destination",
+      "Copy an object server-side, with its content type, metadata and stored headers; conditional headers apply to the destination",
     tags: ["storage"],
     request: {
       params: KeyPath,
