@@ -43,7 +43,7 @@ export const MIGRATIONS: readonly Migration[] = [
     time INTEGER NOT NULL,
     PRIMARY KEY (stream, msg_id)
   ) WITHOUT ROWID;
-  CREATE INDEX dedup_by_time ON dedup (stream, time);
+  CREATE INDEX dedup_by_time ON dedup (stream, time, seq);
 
   -- spec: ConsumerSpec as JSON. next_seq: every sequence below it was delivered (or skipped), so
   -- below it only the rows in deliveries are still owed an ack.

@@ -183,6 +183,24 @@ test("an acked message is never delivered again after a restart; an unacked one 
   return next;
 });
 
+test("a consumer that acked everything it got goes on after it after a restart", async (d) => {
+  await stream(d);
+  await d.putConsumer({
+    stream: "orders",
+    name: "worker",
+    ackWait: 30_000,
+    deliver: "all",
+    maxAckPending: 100,
+  });
+  await publish(d, "orders.a", 3);
+  for (const message of await fetchSeqs(d, 0, 2)) await d.ack(message.token, "ack");
+  const next = await restart(d);
+  const info = await next.consumerInfo("orders", "worker");
+  assert.deepEqual([info.ackPending, info.ackFloor, info.lastDelivered], [0, 2, 2]);
+  assert.deepEqual((await fetchSeqs(next, 0)).map((m) => m.seq), [3]);
+  return next;
+});
+
 test("a message delivered its maximum times stays undelivered after a restart", async (d) => {
   await stream(d);
   await d.putConsumer({
