@@ -53,7 +53,7 @@ if (redisUp) {
   });
 
   Deno.test(
-    "redis cache: values are plain Redis strings under the key prefix",
+    "redis cache: a value is one Redis hash under the key prefix, its TTL on the key",
     SANITIZED,
     async () => {
       const prefix = `edgebox-test:${crypto.randomUUID()}:`;
@@ -63,10 +63,21 @@ if (redisUp) {
       try {
         await raw.connect();
 
-        await cache.set("k", new TextEncoder().encode("bytes"), { ttlMs: 60_000 });
+        await cache.set("k", new TextEncoder().encode("bytes"), {
+          ttlMs: 60_000,
+          contentType: "text/plain",
+        });
 
-        assert.equal(await raw.get(`${prefix}k`), "bytes");
-        assert.ok((await raw.pttl(`${prefix}k`)) > 0);
+        const [, names] = await raw.scan("0", "MATCH", `${prefix}*`, "COUNT", 1_000);
+        assert.deepEqual(names, [`${prefix}k`]);
+        const fields = await raw.hgetall(`${prefix}k`);
+        assert.deepEqual(Object.keys(fields).sort(), ["e", "t", "v", "x"]);
+        assert.equal(fields.v, "bytes");
+        assert.equal(fields.t, "text/plain");
+        assert.equal(fields.e, (await cache.get("k"))?.etag);
+        const pttl = await raw.pttl(`${prefix}k`);
+        assert.ok(pttl > 0 && pttl <= 60_000, `pttl ${pttl}`);
+        assert.ok(Math.abs(Number(fields.x) - (Date.now() + pttl)) < 1_000, "x is the expiry");
       } finally {
         await cache.purge();
         await raw.quit();
@@ -395,4 +406,53 @@ outageTest("routes answer 503 with Retry-After while Redis is down, then recover
     await response.body?.cancel();
     return response.status === 404;
   }, "the routes to recover");
+});
+
+/**
+ * The commands Redis runs while `work` does, as MONITOR on `redis` reports them (lower-cased
+ * name first, then the arguments), up to an `ECHO` sent after it.
+ */
+async function commandsOf(redis: OwnRedis, work: () => Promise<unknown>): Promise<string[][]> {
+  const marker = `edgebox-monitor-${crypto.randomUUID()}`;
+  // monitor() opens a connection of its own; this one never connects
+  const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
+  const ended = new Promise((resolve) => monitor.once("end", resolve));
+  const seen: string[][] = [];
+  let done = false;
+  monitor.on("monitor", (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === "echo" && args[1] === marker) done = true;
+    else if (!done) seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
+  });
+  const other = new Redis(redis.url, { lazyConnect: true });
+  try {
+    await other.connect();
+    await other.ping(); // monitor is on once a later command shows
+    await waitFor(() => seen.some(([name]) => name === "ping"), "MONITOR to start");
+    seen.length = 0;
+    await work();
+    await other.echo(marker);
+    await waitFor(() => done, "MONITOR to see the marker");
+    return seen;
+  } finally {
+    monitor.disconnect();
+    await ended;
+    await other.quit();
+  }
+}
+
+outageTest("a GET is one HGETALL, a DELETE one DEL: no Lua, no second command", async () => {
+  await using redis = new OwnRedis();
+  await redis.start();
+  const prefix = "edgebox-test:";
+  await using cache = new RedisCache(options(redis.url, { keyPrefix: prefix }));
+  await cache.connect();
+  await cache.set("k", new TextEncoder().encode("v"), { ttlMs: 60_000, contentType: "text/plain" });
+
+  const get = await commandsOf(redis, () => cache.get("k"));
+  const miss = await commandsOf(redis, () => cache.get("absent"));
+  const del = await commandsOf(redis, () => cache.delete("k"));
+
+  assert.deepEqual(get, [["hgetall", `${prefix}k`]]);
+  assert.deepEqual(miss, [["hgetall", `${prefix}absent`]]);
+  assert.deepEqual(del, [["del", `${prefix}k`]]);
 });
