@@ -327,19 +327,21 @@ export class MemoryGraph implements GraphDriver {
 
   /**
    * Puts back a stored node, skipping allowlists and limits (what was stored stays readable after
-   * a config change) and `onChange`. Restore every node before the relationships.
+   * a config change) and `onChange`. It takes ownership of `node.properties` (freezing them in
+   * place instead of copying: loading is the hot path). Restore every node before the edges.
    */
   restoreNode(node: GraphNode): void {
     const key = nodeKey(node);
+    const properties = freezeInPlace(node.properties);
     const existing = this.#nodes.get(key);
     if (existing) {
-      existing.properties = frozen(node.properties);
+      existing.properties = properties;
       return;
     }
     const record: NodeRecord = {
       label: node.label,
       id: node.id,
-      properties: frozen(node.properties),
+      properties,
       out: new Map(),
       in: new Map(),
     };
@@ -351,22 +353,25 @@ export class MemoryGraph implements GraphDriver {
 
   /** Puts back a stored relationship like {@linkcode restoreNode}; both ends must be restored. */
   restoreEdge(edge: GraphEdge): void {
-    const from = this.#nodes.get(nodeKey(edge.from));
-    const to = this.#nodes.get(nodeKey(edge.to));
+    const fromKey = nodeKey(edge.from);
+    const toKey = nodeKey(edge.to);
+    const from = this.#nodes.get(fromKey);
+    const to = this.#nodes.get(toKey);
     if (!from || !to) {
       throw new Error(
         `relationship ${edgeKeyOf(edge.from, edge.type, edge.to)} names a missing node`,
       );
     }
-    const properties = frozen(edge.properties);
-    const existing = from.out.get(edge.type)?.get(nodeKey(to));
+    const properties = freezeInPlace(edge.properties);
+    const out = adjacency(from.out, edge.type);
+    const existing = out.get(toKey);
     if (existing) {
       existing.properties = properties;
       return;
     }
     const record: EdgeRecord = { from, type: edge.type, to, properties };
-    adjacency(from.out, edge.type).set(nodeKey(to), record);
-    adjacency(to.in, edge.type).set(nodeKey(from), record);
+    out.set(toKey, record);
+    adjacency(to.in, edge.type).set(fromKey, record);
     this.#edgeCount++;
   }
 
@@ -602,6 +607,14 @@ function edgeOf(edge: EdgeRecord): GraphEdge {
     to: refOf(edge.to),
     properties: edge.properties,
   };
+}
+
+/** The same properties frozen (arrays too), for records nobody else holds. */
+function freezeInPlace(properties: Properties): Properties {
+  for (const value of Object.values(properties)) {
+    if (Array.isArray(value)) Object.freeze(value);
+  }
+  return Object.freeze(properties);
 }
 
 /** A frozen copy, so neither the caller nor a reader can change what is stored. */

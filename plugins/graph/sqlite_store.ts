@@ -31,20 +31,8 @@ export const GRAPH_MIGRATIONS: readonly Migration[] = [
    );`,
 ];
 
-interface NodeRow {
-  label: string;
-  id: string;
-  properties: string;
-}
-
-interface EdgeRow {
-  from_label: string;
-  from_id: string;
-  type: string;
-  to_label: string;
-  to_id: string;
-  properties: string;
-}
+/** Rows read per query while loading. */
+const LOAD_PAGE = 10_000;
 
 /** A stored record the graph cannot take back: the file is damaged or was edited by hand. */
 export class DamagedRecord extends Error {
@@ -81,25 +69,48 @@ export class GraphStore {
 
   /** Restores every stored node, then every relationship, into `graph`. */
   loadInto(graph: MemoryGraph): void {
-    const nodes = this.#db.prepare("SELECT label, id, properties FROM nodes ORDER BY rowid");
-    for (const row of nodes.iterate() as Iterable<NodeRow>) {
-      graph.restoreNode({ label: row.label, id: row.id, properties: decode(row.properties) });
+    for (const [, label, id, properties] of this.#scan("label, id, properties", "nodes")) {
+      graph.restoreNode({
+        label: label as string,
+        id: id as string,
+        properties: decode(properties as string),
+      });
     }
-    const edges = this.#db.prepare(
-      "SELECT from_label, from_id, type, to_label, to_id, properties FROM edges ORDER BY rowid",
-    );
-    for (const row of edges.iterate() as Iterable<EdgeRow>) {
-      const properties = decode(row.properties);
+    const columns = "from_label, from_id, type, to_label, to_id, properties";
+    for (
+      const [, fromLabel, fromId, type, toLabel, toId, properties] of this.#scan(columns, "edges")
+    ) {
+      const edge = {
+        from: { label: fromLabel as string, id: fromId as string },
+        type: type as string,
+        to: { label: toLabel as string, id: toId as string },
+        properties: decode(properties as string),
+      };
       try {
-        graph.restoreEdge({
-          from: { label: row.from_label, id: row.from_id },
-          type: row.type,
-          to: { label: row.to_label, id: row.to_id },
-          properties,
-        });
+        graph.restoreEdge(edge);
       } catch (error) {
         throw new DamagedRecord((error as Error).message, { cause: error });
       }
+    }
+  }
+
+  /**
+   * Every row of a table in rowid order, as arrays (rowid, then `columns`), a page at a time: `all()` with
+   * array rows is several times faster than `iterate()` with object rows, and pages keep a large
+   * graph from being held twice (rows and graph) while it loads.
+   */
+  *#scan(columns: string, table: "nodes" | "edges"): Iterable<unknown[]> {
+    const page = this.#db.prepare(
+      `SELECT rowid, ${columns} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${LOAD_PAGE}`,
+    );
+    // Deno's node:sqlite has it (Node 22.16+ API), its bundled type declarations not yet.
+    (page as StatementSync & { setReturnArrays(enabled: boolean): void }).setReturnArrays(true);
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after) as unknown as unknown[][];
+      yield* rows;
+      if (rows.length < LOAD_PAGE) return;
+      after = rows.at(-1)![0] as number;
     }
   }
 
