@@ -1,6 +1,7 @@
 /**
  * The messaging plugin: durable, ordered, exactly-once-publish messaging over HTTP, on NATS
- * JetStream or on an embedded broker with the same semantics. Streams capture subjects; clients
+ * JetStream or on an embedded broker with the same semantics, its state in an SQLite file in the
+ * data directory (`sqlite`) or in memory (`memory`). Streams capture subjects; clients
  * publish, follow subjects as server-sent events, pull from durable consumers and ack by token,
  * and make requests. Its exports give other plugins the same driver.
  */

@@ -9,8 +9,9 @@ import { DatabaseSync } from "node:sqlite";
 import { EdgeboxError } from "../../core/errors.ts";
 import { DataFileError } from "../../core/sqlite.ts";
 import type { DeliveredMessage, MessagingDriver } from "../../plugins/messaging/driver.ts";
+import { messagingPlugin } from "../../plugins/messaging/mod.ts";
 import { SqliteMessaging } from "../../plugins/messaging/sqlite.ts";
-import { SANITIZED, tempDir, waitFor } from "../_helpers.ts";
+import { configYaml, openApp, SANITIZED, tempDir, waitFor } from "../_helpers.ts";
 import { runMessagingContract } from "./messaging_contract.ts";
 
 const encoder = new TextEncoder();
@@ -356,3 +357,42 @@ test("a responder keeps answering after the broker is rebuilt", async (d) => {
   assert.equal(new TextDecoder().decode(reply.data), "hi");
   await responder.close();
 });
+
+Deno.test(
+  "messaging on sqlite: through the whole app, <dataDir>/<instance>.db keeps messages across a restart",
+  SANITIZED,
+  async () => {
+    using dir = tempDir("edgebox-messaging-plugin-");
+    const registry = new Map([["messaging", messagingPlugin]]);
+    const yaml = configYaml({
+      events: {
+        type: "messaging",
+        backend: "sqlite",
+        durability: "fsync",
+        streams: [{ name: "orders", subjects: ["orders.>"] }],
+        // Opening and checking a file, then an fsync'd commit, on a busy machine.
+        timeouts: { start: "5s", stop: "5s" },
+      },
+    }, { server: { dataDir: dir.path } });
+    const publish = async (
+      app: { request(path: string, init?: RequestInit): Promise<Response> },
+    ) => {
+      const response = await app.request("/v1/events/publish/orders.new", {
+        method: "POST",
+        body: "an order",
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+      return ((await response.json()) as { seq: number }).seq;
+    };
+    {
+      await using running = await openApp(yaml, registry);
+      assert.deepEqual([await publish(running), await publish(running)], [1, 2]);
+    }
+    assert.ok(Deno.statSync(join(dir.path, "events.db")).isFile);
+    await using running = await openApp(yaml, registry);
+    const info = await running.request("/v1/events/streams/orders");
+    assert.equal(info.status, 200);
+    assert.equal(((await info.json()) as { state: { messages: number } }).state.messages, 2);
+    assert.equal(await publish(running), 3);
+  },
+);
