@@ -11,8 +11,10 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { storagePlugin } from "../../plugins/storage/mod.ts";
 import { S3Storage, type S3StorageOptions } from "../../plugins/storage/s3.ts";
 import { sleep } from "../../core/timing.ts";
+import { configYaml, openApp, waitFor } from "../_helpers.ts";
 import { realService } from "./_services.ts";
 import {
   digestOf,
@@ -240,3 +242,144 @@ Deno.test({
     );
   },
 });
+
+/**
+ * A TCP relay in front of MinIO that can freeze (hold every connection open and pass no byte
+ * either way, like a stopped process or a dead link) and thaw again.
+ */
+function relay(target: { hostname: string; port: number }): AsyncDisposable & {
+  url: string;
+  freeze(): void;
+  thaw(): void;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const pumps = new Set<Promise<void>>();
+  let thawed: Promise<void> = Promise.resolve();
+  let thaw = () => {};
+  const pump = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      for (let n = await from.read(buffer); n !== null; n = await from.read(buffer)) {
+        await thawed;
+        let at = 0;
+        while (at < n) at += await to.write(buffer.subarray(at, n));
+      }
+    } catch {
+      // either side closed
+    }
+    try {
+      to.close();
+      conns.delete(to);
+    } catch {
+      // closed already
+    }
+  };
+  const accepting = (async () => {
+    try {
+      for await (const client of listener) {
+        let upstream: Deno.Conn;
+        try {
+          upstream = await Deno.connect(target);
+        } catch {
+          client.close();
+          continue;
+        }
+        conns.add(client).add(upstream);
+        for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+          const running = pump(from, to);
+          pumps.add(running);
+          void running.then(() => pumps.delete(running));
+        }
+      }
+    } catch {
+      // the listener closed
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    freeze() {
+      thawed = new Promise((resolve) => (thaw = resolve));
+    },
+    thaw() {
+      thaw();
+      thawed = Promise.resolve();
+    },
+    async [Symbol.asyncDispose]() {
+      thaw();
+      listener.close();
+      await accepting;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed by its pump
+        }
+      }
+      await Promise.all(pumps);
+    },
+  };
+}
+
+if (minio) {
+  const { hostname, port } = new URL(endpoint);
+  const target = { hostname, port: Number(port || 9000) };
+
+  Deno.test({
+    name: "s3: ping of a service that stopped answering is down by its own deadline, then ready",
+    ...SANITIZED,
+    async fn() {
+      await using link = relay(target);
+      await using driver = new S3Storage(options({ endpoint: link.url }));
+      await driver.connect();
+      assert.deepEqual(await driver.ping(), { status: "ready" });
+      link.freeze();
+      // Over a kept-alive connection, then over new ones: neither answers.
+      for (let i = 0; i < 2; i++) {
+        const report = await driver.ping();
+        assert.equal(report.status, "down");
+        assert.match(report.detail ?? "", /did not answer within/);
+      }
+      link.thaw();
+      assert.deepEqual(await driver.ping(), { status: "ready" });
+    },
+  });
+
+  Deno.test({
+    name: "s3: a frozen service turns the plugin degraded, and ready again once it answers",
+    ...SANITIZED,
+    async fn() {
+      await using link = relay(target);
+      await using app = await openApp(
+        configYaml({
+          storage: {
+            backend: "s3",
+            endpoint: link.url,
+            bucket,
+            accessKeyId: credentials.accessKeyId,
+            secretAccessKey: credentials.secretAccessKey,
+            forcePathStyle: true,
+            createBucket: true,
+            connectTimeout: "1500ms",
+            idleTimeout: "5s",
+            healthInterval: "100ms",
+            reconnect: { initialDelay: "100ms", maxDelay: "200ms" },
+            timeouts: { start: "5s", ready: "5s", stop: "5s" },
+          },
+        }),
+        new Map([["storage", storagePlugin]]),
+      );
+      const plugin = app.lifecycle.get("storage")!;
+      assert.equal(plugin.state, "ready");
+      link.freeze();
+      // The probe's own deadline decides, not the core's (longer) ready timeout.
+      await waitFor(() => plugin.state === "degraded", "degraded", 20_000);
+      assert.match(plugin.detail ?? "", /did not answer within/);
+      const refused = await app.request("/v1/storage/objects/x");
+      assert.equal(refused.status, 503);
+      await refused.body?.cancel();
+      link.thaw();
+      await waitFor(() => plugin.state === "ready", "ready again", 20_000);
+    },
+  });
+}
