@@ -100,7 +100,7 @@ export interface NatsMessagingOptions {
 /** A PING sent to the server, answered (`settled`) by its PONG or by losing the connection. */
 interface RoundTrip {
   nc: NatsConnection;
-  /** performance.now() when it was sent. */
+  /** performance.now() when it was sent (or since when the server has been silent). */
   sent: number;
   settled: boolean;
   /** Resolves on the PONG; rejects when the connection is lost first. */
@@ -259,8 +259,11 @@ export class NatsMessaging implements MessagingDriver {
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       const failure = natsError(error, "publish", `Cannot publish to "${subject}"`);
-      // Whether the server hung or the stream is slow, the next probe should know.
-      if (failure.code === "messaging.timeout") this.#sendPing(this.#connection?.nc);
+      // The server said nothing for apiTimeout: a PING tells a hung server (no PONG either,
+      // and the next probe reports it) from a slow stream (the PONG comes back at once).
+      if (failure.code === "messaging.timeout") {
+        this.#sendPing(this.#connection?.nc, performance.now() - this.#options.apiTimeout);
+      }
       throw failure;
     } finally {
       this.#publishing--;
@@ -641,16 +644,22 @@ export class NatsMessaging implements MessagingDriver {
     return Math.min(PING_DEADLINE, this.#options.apiTimeout);
   }
 
-  /** The round trip under way on `nc`, or a new one when the latest has settled. */
-  #sendPing(nc: NatsConnection): RoundTrip;
-  #sendPing(nc: NatsConnection | undefined): RoundTrip | undefined;
-  #sendPing(nc: NatsConnection | undefined): RoundTrip | undefined {
+  /**
+   * The round trip under way on `nc`, or a new one when the latest has settled. `silentSince`
+   * (performance.now() time) backdates it: the server has not answered anything since then.
+   */
+  #sendPing(nc: NatsConnection, silentSince?: number): RoundTrip;
+  #sendPing(nc: NatsConnection | undefined, silentSince?: number): RoundTrip | undefined;
+  #sendPing(nc: NatsConnection | undefined, silentSince?: number): RoundTrip | undefined {
     if (!nc || nc.isClosed()) return undefined;
     const latest = this.#roundTrip;
-    if (latest && latest.nc === nc && !latest.settled) return latest;
+    if (latest && latest.nc === nc && !latest.settled) {
+      if (silentSince !== undefined) latest.sent = Math.min(latest.sent, silentSince);
+      return latest;
+    }
     const trip: RoundTrip = {
       nc,
-      sent: performance.now(),
+      sent: silentSince ?? performance.now(),
       settled: false,
       answered: nc.flush(),
     };
