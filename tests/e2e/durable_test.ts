@@ -14,7 +14,6 @@ function durableConfig(dataDir: string): string {
   return stringify({
     server: { host: "127.0.0.1", port: 0, dataDir },
     auth: { mode: "none" },
-    log: { level: "warn" },
     plugins: {
       cache: { backend: "sqlite" },
       graph: { backend: "sqlite", labels: ["Item"], relationships: ["NEXT"] },
@@ -78,7 +77,7 @@ async function allMessages(url: string): Promise<Map<number, string>> {
   const found = new Map<number, string>();
   for (;;) {
     const response = await fetch(
-      `${url}/v1/messaging/consumers/events/audit/fetch?batch=500&wait=200ms`,
+      `${url}/v1/messaging/consumers/events/audit/fetch?batch=100&wait=200ms`,
       { method: "POST" },
     );
     assert.equal(response.status, 200);
