@@ -107,11 +107,15 @@ export const PluginCommonConfig = z.strictObject({
   }).default({ start: 30_000, ready: 2_000, stop: 10_000 }),
   /** Start attempts before a required plugin fails the boot. */
   startAttempts: z.number().int().min(1).max(100).default(3),
-  /** Backoff between start attempts and reconnects (doubles up to `maxDelay`, with jitter). */
+  /**
+   * Backoff between start attempts and reconnects (doubles up to `maxDelay`, with jitter). The
+   * 2s cap is what bounds recovery: a backend that comes back is used again within about 2s,
+   * however long it was away, and an attempt is one cheap connect.
+   */
   reconnect: z.strictObject({
     initialDelay: duration().default(500),
-    maxDelay: duration().default(30_000),
-  }).default({ initialDelay: 500, maxDelay: 30_000 }),
+    maxDelay: duration().default(2_000),
+  }).default({ initialDelay: 500, maxDelay: 2_000 }),
   /** How often `ready` is probed while the plugin runs. */
   healthInterval: duration().default(5_000),
 });

@@ -141,7 +141,7 @@ Deno.test("a plugin block gets the common defaults: enabled, required, timeouts,
   assert.equal(echo.required, true);
   assert.deepEqual(echo.timeouts, { start: 30_000, ready: 2_000, stop: 10_000 });
   assert.equal(echo.startAttempts, 3);
-  assert.deepEqual(echo.reconnect, { initialDelay: 500, maxDelay: 30_000 });
+  assert.deepEqual(echo.reconnect, { initialDelay: 500, maxDelay: 2_000 });
   assert.equal(echo.healthInterval, 5_000);
 });
 
