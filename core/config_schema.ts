@@ -34,6 +34,12 @@ export const ServerConfig = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8080),
   /** How long in-flight requests may run after a stop signal. */
   shutdownTimeout: duration().default(10_000),
+  /**
+   * After the first stop signal, how long `/ready` answers 503 while every other route is still
+   * served (on open and new connections), so load balancers take this replica out of rotation
+   * before the listener closes. 0 (the default) closes the listener at once.
+   */
+  drainDelay: duration().default(0),
   /** Largest request body accepted anywhere (413 above it). */
   bodyLimit: size().default(1_048_576),
   /**

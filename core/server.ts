@@ -1,7 +1,8 @@
 /**
  * `edgebox serve`: builds the runtime from a config, listens, starts plugins, and shuts down
- * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests up to
- * `server.shutdownTimeout`, stop plugins in reverse order). A second signal exits at once.
+ * gracefully on SIGINT/SIGTERM (`/ready` answers 503 for `server.drainDelay` while everything else
+ * is served, then stop accepting, finish in-flight requests up to `server.shutdownTimeout`, stop
+ * plugins in reverse order). A second signal exits at once.
  */
 import { createApp, rateLimitStore } from "./app.ts";
 import { authEnabled, authRefusal } from "./auth.ts";
@@ -9,7 +10,7 @@ import type { EdgeboxConfig } from "./config.ts";
 import { Lifecycle, StartupError } from "./lifecycle.ts";
 import { createLogger, flushLogs, type Logger } from "./log.ts";
 import type { PluginRegistry } from "./plugin.ts";
-import { messageOf } from "./timing.ts";
+import { messageOf, sleep } from "./timing.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@linkcode serve}. */
@@ -89,7 +90,13 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
   const stopped = Promise.withResolvers<number>();
   const shutdown = async (reason: string) => {
     shuttingDown = true;
-    log.info("shutting down", { reason, timeoutMs: config.server.shutdownTimeout });
+    const { drainDelay, shutdownTimeout } = config.server;
+    log.info("shutting down", { reason, drainDelayMs: drainDelay, timeoutMs: shutdownTimeout });
+    if (drainDelay > 0) {
+      // Load balancers see /ready turn 503 and take this replica out; until then, keep serving.
+      await sleep(drainDelay);
+      log.info("drain delay over; closing the listener", {});
+    }
     lifecycle.beginDrain();
     const drained = await drain(server, config.server.shutdownTimeout);
     if (!drained) log.warn("in-flight requests did not finish in time; closing them", {});
