@@ -26,7 +26,9 @@ const sizeUnits: Record<string, number> = {
 };
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
-const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i;
+// Spelled out rather than with the `i` flag: JSON Schema patterns have no flags, and the config
+// schema is generated from this regex.
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kKmMgGtT][iI]?[bB]|[bB])?$/;
 
 /** Parses a duration such as `30s` into milliseconds; `undefined` when it is not one. */
 export function parseDuration(text: string): number | undefined {
