@@ -100,7 +100,24 @@ async function throughput(operation: (i: number) => Promise<void>): Promise<numb
   return done / seconds;
 }
 
-async function main(): Promise<void> {
+/** One direction of the large transfer: seconds (medians) and edgebox's RSS growth in bytes. */
+export interface TransferFigures {
+  edgeboxSeconds: number;
+  sdkSeconds: number;
+  curlSeconds: number;
+  /** Peak RSS growth during the transfer (VmHWM), NaN when the peak cannot be reset. */
+  rssGrowth: number;
+}
+
+/** The figures of the storage bench: object size and both directions of the large transfer. */
+export interface StorageFigures {
+  mib: number;
+  upload: TransferFigures;
+  download: TransferFigures;
+}
+
+/** Runs the storage bench (see the module doc), prints its lines and returns its figures. */
+export async function benchStorage(): Promise<StorageFigures> {
   const client = new S3Client({
     endpoint,
     region: "us-east-1",
@@ -295,6 +312,17 @@ async function main(): Promise<void> {
         smallSdkGet.toFixed(0).padStart(4)
       } obj/s                            ${pct(smallEdgeGet, smallSdkGet)}`,
     );
+    const transfer = (edge: string, sdk: string, raw: string): TransferFigures => ({
+      edgeboxSeconds: m(edge),
+      sdkSeconds: m(sdk),
+      curlSeconds: m(raw),
+      rssGrowth: canReset ? growth[edge]! : NaN,
+    });
+    return {
+      mib: largeMiB,
+      upload: transfer("upEdge", "upSdk", "upCurl"),
+      download: transfer("downEdge", "downSdk", "downCurl"),
+    };
   } finally {
     child.kill("SIGTERM");
     await child.status;
@@ -319,6 +347,6 @@ async function main(): Promise<void> {
 
 if (Deno.args[0] === "--serve") {
   await serveChild(Deno.args[1]!);
-} else {
-  await main();
+} else if (import.meta.main) {
+  await benchStorage();
 }
