@@ -11,7 +11,10 @@ import { ConfigError, type EdgeboxConfig, loadConfigFile, parseConfig } from "./
 import { authRefusal } from "./auth.ts";
 import { backup, BackupError, restore } from "./backup.ts";
 import { DataDirInUseError } from "./data_dir.ts";
+import { describeCause } from "./cause.ts";
 import { configJsonSchema, pluginBlockSchema } from "./config_json_schema.ts";
+import { pluginCommonKeys } from "./config_schema.ts";
+import { closest } from "./suggest.ts";
 import {
   type PluginDefinition,
   type PluginRegistry,
@@ -81,7 +84,7 @@ export async function main(args: string[], options: MainOptions): Promise<number
       },
     });
   } catch (error) {
-    return usage(error instanceof Error ? error.message : String(error));
+    return usage(argumentProblem(error));
   }
   const { values, positionals } = parsed;
   const [command, ...extra] = positionals;
@@ -116,6 +119,15 @@ export async function main(args: string[], options: MainOptions): Promise<number
         return 0;
       case "check": {
         if (values.config === undefined) return usage("check needs --config FILE");
+        const empty = await isEmptyFile(values.config);
+        if (empty) {
+          // An empty file is valid YAML and an empty config, but almost always the wrong file.
+          console.error(
+            `${values.config}:1:1 (file): The config is empty; it would serve no plugins ` +
+              `(start from config/edgebox.yaml, or run serve without --config)`,
+          );
+          return 1;
+        }
         const config = await readConfig(values.config, registry);
         const refusal = authRefusal(config.auth, config.server.host);
         if (refusal) {
@@ -123,9 +135,17 @@ export async function main(args: string[], options: MainOptions): Promise<number
           return 1;
         }
         const enabled = config.plugins.filter((p) => p.enabled).map((p) => p.name);
+        if (enabled.length === 0) {
+          console.error(
+            `${values.config}: warning: no plugin is enabled; edgebox would serve only ` +
+              `/health, /ready, /plugins, /openapi.json and /docs`,
+          );
+          console.log(`${values.config}: ok (no plugins)`);
+          return 0;
+        }
         console.log(
           `${values.config}: ok (${enabled.length} plugin${enabled.length === 1 ? "" : "s"}: ${
-            enabled.join(", ") || "none"
+            enabled.join(", ")
           })`,
         );
         return 0;
@@ -183,18 +203,81 @@ export async function main(args: string[], options: MainOptions): Promise<number
   return 2;
 }
 
-/** A health check for images without curl (distroless): exit 0 on a 2xx answer. */
+/** How long `probe` waits for an answer. */
+const PROBE_TIMEOUT = 2_000;
+
+/**
+ * A health check for images without curl (distroless): exit 0 on a 2xx answer; otherwise one
+ * line on stderr says what came back (the status) or why nothing did (connection refused).
+ */
 async function probe(url: string): Promise<number> {
+  let target: URL;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    target = new URL(url);
+  } catch {
+    return usage(`probe needs an http(s) URL, got "${url}"`);
+  }
+  try {
+    const response = await fetch(target, { signal: AbortSignal.timeout(PROBE_TIMEOUT) });
     await response.body?.cancel();
-    return response.ok ? 0 : 1;
-  } catch (error) {
+    if (response.ok) return 0;
     console.error(
-      `edgebox: probe ${url} failed: ${error instanceof Error ? error.message : error}`,
+      `edgebox: probe ${url}: ${response.status}${
+        response.statusText ? ` ${response.statusText}` : ""
+      }`,
     );
     return 1;
+  } catch (error) {
+    const reason = error instanceof DOMException && error.name === "TimeoutError"
+      ? `no answer within ${PROBE_TIMEOUT / 1000}s`
+      : describeCause(error);
+    const hint = reason.startsWith("connection refused")
+      ? ` (is edgebox listening on ${target.host}?)`
+      : "";
+    console.error(`edgebox: probe ${url} failed: ${reason}${hint}`);
+    return 1;
   }
+}
+
+/** The flags `main` accepts, for "did you mean" hints. */
+const FLAGS = ["config", "host", "port", "json", "write", "out", "from", "help"];
+
+/** parseArgs' error as one line, with a hint for a misspelled flag. */
+function argumentProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const unknown = /^Unknown option '(-{1,2})([^']*)'/.exec(message);
+  if (unknown) {
+    const [, dashes, name] = unknown as unknown as [string, string, string];
+    const hint = closest(name, FLAGS);
+    return `Unknown option "${dashes}${name}"${hint ? `; did you mean "--${hint}"?` : ""}`;
+  }
+  const missing = /^Option '(?:-\w, )?--(\w+) <value>' argument missing/.exec(message);
+  if (missing) return `Option --${missing[1]} needs a value`;
+  const extra = /^Option '--(\w+)' does not take an argument/.exec(message);
+  if (extra) return `Option --${extra[1]} takes no value`;
+  return message.split(". ")[0]!.replace(/'/g, '"');
+}
+
+/** Whether a config file holds nothing but blank lines and comments. */
+async function isEmptyFile(file: string): Promise<boolean> {
+  try {
+    const text = await Deno.readTextFile(file);
+    return text.split("\n").every((line) => /^\s*(#.*)?$/.test(line));
+  } catch {
+    return false; // readConfig reports why it cannot be read
+  }
+}
+
+/** A plugin block's own top-level fields (every backend's), without the common ones. */
+function ownFields(schema: Record<string, unknown>): string[] {
+  const branches = (schema.anyOf ?? schema.oneOf ?? [schema]) as Record<string, unknown>[];
+  const fields = new Set<string>();
+  for (const branch of branches) {
+    for (const key of Object.keys((branch.properties ?? {}) as object)) {
+      if (!pluginCommonKeys.includes(key) && key !== "backend") fields.add(key);
+    }
+  }
+  return [...fields];
 }
 
 function listPlugins(registry: PluginRegistry, json: boolean): number {
@@ -209,12 +292,16 @@ function listPlugins(registry: PluginRegistry, json: boolean): number {
     console.log(JSON.stringify(entries, null, 2));
     return 0;
   }
+  // A summary per type; the full config schema is in `--json` and `edgebox schema`.
   for (const entry of entries) {
     console.log(`${entry.type}: ${entry.description}`);
-    console.log(`  backends: ${entry.backends.join(", ")}`);
-    console.log(`  requires: ${entry.requires.join(", ") || "nothing"}`);
-    console.log(`  config schema:`);
-    console.log(JSON.stringify(entry.schema, null, 2).replace(/^/gm, "    "));
+    if (entry.backends.length > 0) console.log(`  backends: ${entry.backends.join(", ")}`);
+    if (entry.requires.length > 0) console.log(`  requires: ${entry.requires.join(", ")}`);
+    const fields = ownFields(entry.schema);
+    if (fields.length > 0) console.log(`  fields:   ${fields.join(", ")}`);
   }
+  console.log(
+    `\nConfig schema of each type: edgebox plugins --json; of a whole file: edgebox schema`,
+  );
   return 0;
 }

@@ -2,7 +2,16 @@
  * The config text parsed as a YAML document that remembers where each value was written, so
  * every issue can point at its `line:col`.
  */
-import YAML, { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node } from "yaml";
+import YAML, {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  type YAMLError,
+} from "yaml";
 import type { ConfigIssue } from "./config_error.ts";
 
 /** A path into the config (`["plugins", "cache", "url"]`). */
@@ -44,18 +53,65 @@ export function parseSource(text: string): ParsedSource {
     return { line, col };
   };
   if (document.errors.length) {
-    return {
-      ok: false,
-      issues: document.errors.map((error) => ({
-        path: [],
-        message: error.message.split("\n")[0]!,
-        ...position(error.pos[0]),
-      })),
-    };
+    return { ok: false, issues: syntaxIssues(text, document.errors, position) };
   }
   const locate: Locate = (path, atKey = false) =>
     position(offsetOf(document.contents, path, atKey));
   return { ok: true, source: { document, position, locate } };
+}
+
+/**
+ * The YAML parser's errors, each placed where the mistake was written rather than where the
+ * parser gave up: a line indented too deep is reported on that line (the parser places it at the
+ * value above it), an unclosed quote or bracket at its opening character (not at the end of the
+ * file). One issue per line.
+ */
+function syntaxIssues(
+  text: string,
+  errors: readonly YAMLError[],
+  position: (offset: number) => Position,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<number>();
+  // "Nested mappings" at the value above repeats the multi-line key error that names the line.
+  const multiline = new Set(
+    errors.filter((e) => e.code === "MULTILINE_IMPLICIT_KEY").map((e) => e.pos[0]),
+  );
+  for (const error of errors) {
+    if (error.code === "BLOCK_AS_IMPLICIT_KEY" && multiline.has(error.pos[0])) continue;
+    let offset = error.pos[0];
+    let message = error.message.split("\n")[0]!;
+    if (error.code === "MULTILINE_IMPLICIT_KEY" || error.code === "BLOCK_AS_IMPLICIT_KEY") {
+      // The span runs from the value above to the key that was indented into it.
+      const lineStart = text.lastIndexOf("\n", Math.max(error.pos[0], error.pos[1] - 1)) + 1;
+      if (lineStart > error.pos[0]) {
+        offset = lineStart + (/^\s*/.exec(text.slice(lineStart))?.[0].length ?? 0);
+        message = `${message}: this line is indented deeper than the key above it, or the ` +
+          `value above needs quotes`;
+      }
+    } else if (/^Missing closing (["'])quote/.test(message)) {
+      const quote = message.charAt("Missing closing ".length);
+      const opening = text.lastIndexOf(quote, error.pos[0] - 1);
+      if (opening >= 0) {
+        offset = opening;
+        message = `The value opened with ${quote} here has no closing ${quote}`;
+      }
+    } else if (/^Flow (sequence|map) in block collection/.test(message)) {
+      const bracket = message.startsWith("Flow sequence") ? "[" : "{";
+      const opening = text.lastIndexOf(bracket, error.pos[0] - 1);
+      if (opening >= 0) {
+        offset = opening;
+        message = `The ${bracket} opened here is not closed with ${
+          bracket === "[" ? "]" : "}"
+        } (or the next line is not indented enough)`;
+      }
+    }
+    const at = position(offset);
+    if (seen.has(at.line)) continue;
+    seen.add(at.line);
+    issues.push({ path: [], message, ...at });
+  }
+  return issues;
 }
 
 /** A path as one string, to keep paths in a set. */

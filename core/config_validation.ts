@@ -115,14 +115,18 @@ function zodIssues(
       });
       continue;
     }
-    if (issue.code === "invalid_union" && "options" in issue && Array.isArray(issue.options)) {
+    const choices = issue.code === "invalid_union" && "options" in issue &&
+        Array.isArray(issue.options)
+      ? issue.options.map(String)
+      : issue.code === "invalid_value" && issue.values.length > 0
+      ? issue.values.map(String)
+      : undefined;
+    if (choices) {
       const actual = valueAt(data, issue.path);
-      const options = issue.options.map(String);
-      const hint = typeof actual === "string" ? closest(actual, options) : undefined;
       message = actual === undefined
-        ? `Required: one of ${options.map((o) => `"${o}"`).join(", ")}`
-        : `Expected one of ${options.map((o) => `"${o}"`).join(", ")}${
-          hint ? `; did you mean "${hint}"?` : ""
+        ? `Required: ${choiceList(choices)}`
+        : `Expected ${choiceList(choices)}, got ${JSON.stringify(actual)}${
+          hintFor(actual, choices)
         }`;
     } else if (issue.code === "invalid_type" && valueAt(data, issue.path) === undefined) {
       message = `Required: expected ${issue.expected}`;
@@ -130,6 +134,19 @@ function zodIssues(
     issues.push({ path, message, ...locate(path) });
   }
   return issues;
+}
+
+/** `"memory"`, or `one of "redis", "memory"`. */
+function choiceList(choices: readonly string[]): string {
+  const quoted = choices.map((choice) => `"${choice}"`);
+  return quoted.length === 1 ? quoted[0]! : `one of ${quoted.join(", ")}`;
+}
+
+/** A "did you mean" for a near miss; nothing when the value is no string or not near any. */
+function hintFor(actual: unknown, choices: readonly string[]): string {
+  if (typeof actual !== "string") return "";
+  const hint = closest(actual.trim(), choices);
+  return hint === undefined ? "" : `; did you mean "${hint}"?`;
 }
 
 /** The keys an object schema accepts at `path`, following the data through unions. */

@@ -12,6 +12,7 @@
 import { Buffer } from "node:buffer";
 import { Redis } from "ioredis";
 import { Deadlines } from "./deadlines.ts";
+import { networkCause } from "../../core/cause.ts";
 import { EdgeboxError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { HealthReport, PluginContext } from "../../core/plugin.ts";
@@ -116,6 +117,8 @@ export class RedisCache implements CacheDriver {
   readonly #onLookup: ((hit: boolean) => void) | undefined;
   /** Whether the last connection event was an error (logs one warning per outage). */
   #failing = false;
+  /** Why the connection is down (`connection refused to host:port`), while it is. */
+  #lastCause: string | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: RedisCacheOptions) {
@@ -161,13 +164,19 @@ export class RedisCache implements CacheDriver {
   async ping(): Promise<HealthReport> {
     const status = this.#client.status;
     if (status !== "ready") {
-      return { status: "down", detail: `redis at ${this.#where} is ${status}` };
+      const cause = this.#lastCause === undefined ? "" : `: ${this.#lastCause}`;
+      return { status: "down", detail: `redis at ${this.#where} is ${status}${cause}` };
     }
     try {
       await this.#timed(this.#client.ping());
       return { status: "ready" };
     } catch (error) {
-      return { status: "down", detail: `redis at ${this.#where}: ${messageOf(error)}` };
+      return {
+        status: "down",
+        detail: `redis at ${this.#where}: ${
+          networkCause(error) ?? this.#lastCause ?? messageOf(error)
+        }`,
+      };
     }
   }
 
@@ -614,8 +623,10 @@ export class RedisCache implements CacheDriver {
     const message = messageOf(error);
     const subject = key === undefined ? "" : ` for key ${quoted(key)}`;
     if ((error as { name?: string } | null)?.name !== "ReplyError") {
-      // No reply at all: refused, reset, timed out, or not connected (offline queue is off).
-      return cacheError.unavailable(`Cannot reach redis at ${this.#where}: ${message}`, error);
+      // No reply at all: refused, reset, timed out, or not connected (offline queue is off), in
+      // which case ioredis' own message says nothing the connection's last error does not.
+      const cause = networkCause(error) ?? this.#lastCause ?? message;
+      return cacheError.unavailable(`Cannot reach redis at ${this.#where}: ${cause}`, error);
     }
     if (message.includes("WRONGTYPE")) {
       return cacheError("cache.wrong_type", {
@@ -648,6 +659,7 @@ export class RedisCache implements CacheDriver {
   }
 
   #onError(error: Error): void {
+    this.#lastCause = networkCause(error) ?? error.message;
     // ioredis reports every failed reconnect; one warning per outage is enough.
     if (!this.#failing) {
       this.#failing = true;
@@ -663,6 +675,7 @@ export class RedisCache implements CacheDriver {
   #onReady(): void {
     if (this.#failing) this.#log?.info("redis connection restored", { redis: this.#where });
     this.#failing = false;
+    this.#lastCause = undefined;
   }
 }
 
