@@ -16,11 +16,13 @@ import { TrieRouter } from "hono/router/trie-router";
 import type { Context } from "hono";
 import { logAccess } from "./access_log.ts";
 import { apiKeyAuthenticator } from "./auth.ts";
+import { clientIpResolver } from "./client_ip.ts";
+import { createCors } from "./cors.ts";
 import type { EdgeboxConfig } from "./config.ts";
 import { coreError, EdgeboxError, problemResponse } from "./errors.ts";
 import { readiness, retryAfterSeconds } from "./health.ts";
 import type { AppEnv, Principal, RequestContext } from "./http_env.ts";
-import type { Lifecycle } from "./lifecycle.ts";
+import type { Lifecycle, ManagedPlugin } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { docsPage } from "./docs_page.ts";
 import { createMountGuard } from "./mount_guard.ts";
@@ -28,6 +30,8 @@ import { mountTable } from "./mounts.ts";
 import { type GuardedBody, StallWatch } from "./request_body.ts";
 import { requestPath, unservedMethod } from "./request_target.ts";
 import { redact } from "./redact.ts";
+import type { ReloadResult } from "./reload.ts";
+import { registerReloadRoute } from "./reload_route.ts";
 import { requestIdFor } from "./request_id.ts";
 import { createRouter } from "./routes.ts";
 import { messageOf } from "./timing.ts";
@@ -47,6 +51,10 @@ export interface AppOptions {
   log: Logger;
   /** True once a stop signal arrived; `/ready` then answers 503 so balancers drain. */
   isShuttingDown?: () => boolean;
+  /** The config generation this app serves, shown by `/plugins` (1 until a reload). */
+  generation?: number;
+  /** Applies a config reload; when given, `POST /admin/reload` calls it (`core/reload.ts`). */
+  reload?: () => Promise<ReloadResult>;
 }
 
 /** Methods kept as metric labels; any other is `_OTHER` (OpenTelemetry's rule), bounding cardinality. */
@@ -84,6 +92,8 @@ const ReadinessSchema = z.object({
 }).openapi("Readiness");
 
 const PluginListSchema = z.object({
+  /** The config generation serving: 1 at boot, one more per reload that changed something. */
+  generation: z.number().int(),
   plugins: z.array(z.object({
     name: z.string(),
     type: z.string(),
@@ -91,6 +101,8 @@ const PluginListSchema = z.object({
     state: z.string(),
     required: z.boolean(),
     mount: z.string(),
+    /** The config generation that started this instance. */
+    generation: z.number().int(),
     config: z.record(z.string(), z.unknown()),
   })),
 }).openapi("PluginList");
@@ -233,6 +245,7 @@ export function createApp(options: AppOptions): EdgeboxApp {
     }),
     (c) =>
       c.json({
+        generation: options.generation ?? 1,
         plugins: lifecycle.plugins.map((p) => ({
           name: p.name,
           type: p.type,
@@ -240,16 +253,22 @@ export function createApp(options: AppOptions): EdgeboxApp {
           state: p.state,
           required: p.required,
           mount: `/v1/${p.name}`,
+          generation: p.generation,
           config: redact(p.settings.config) as Record<string, unknown>,
         })),
       }, 200),
   );
+  if (options.reload) registerReloadRoute(app, options.reload);
 
+  // The instances this app routes to, captured now: a reload builds a new app over the new
+  // serving set, and requests already routed here are counted against the instance they reached.
   const mounts = mountTable(lifecycle, config.server.bodyLimit);
   const bodyLimits = new Map<string, number>();
+  const routed = new Map<string, ManagedPlugin>();
   for (const mount of mounts) {
     if (!mount.routes) continue;
     bodyLimits.set(mount.name, mount.bodyLimit);
+    routed.set(mount.name, mount.plugin);
     app.route(mount.prefix, mount.routes);
   }
 
@@ -296,8 +315,9 @@ export function createApp(options: AppOptions): EdgeboxApp {
     rootScopes,
     routeScopes,
     rateLimiter,
+    routed,
     guardMount: createMountGuard({
-      lifecycle,
+      plugins: routed,
       bodyLimits,
       shuttingDown,
       stalls,
@@ -317,17 +337,25 @@ function wrap(
     rootScopes: ReadonlyMap<string, string | undefined>;
     routeScopes: ReadonlyMap<string, (method: string, path: string) => string | undefined>;
     rateLimiter: RateLimiter | undefined;
+    /** Instance name -> the instance this app routes `/v1/<name>` to. */
+    routed: ReadonlyMap<string, ManagedPlugin>;
     guardMount: (path: string, request: Request) => GuardedBody | undefined;
     stalls: StallWatch;
   },
 ): EdgeboxApp {
-  const { log, telemetry, rootScopes, routeScopes, rateLimiter, guardMount } = options;
+  const { log, telemetry, rootScopes, routeScopes, rateLimiter, guardMount, routed } = options;
   const unlogged = new Set(options.config.log.skipPaths);
   const routeTemplate = routeTemplates(app);
   const authenticate = apiKeyAuthenticator(
     options.config.auth,
     (method, path) => scopeFor(method, path, rootScopes, routeScopes),
   );
+  const { cors: corsConfig, trustedProxies } = options.config.server;
+  const cors = corsConfig ? createCors(corsConfig) : undefined;
+  const resolveClient = clientIpResolver(trustedProxies ?? []);
+  /** The client's address: the peer, or what a trusted proxy says it forwarded for. */
+  const clientOf = (request: Request, info: { remoteAddr: Deno.Addr } | undefined) =>
+    resolveClient(clientIp(info), request.headers.get("x-forwarded-for"));
   const requests = telemetry.counter("http_requests_total", "HTTP requests answered", [
     "method",
     "route",
@@ -346,7 +374,10 @@ function wrap(
     return labels;
   };
   const inFlight = telemetry.gauge("http_requests_in_flight", "Requests being handled");
-  let handling = 0;
+  // One count per process, not per app: a reload swaps apps while requests are in flight.
+  let handling = handlingBy.get(telemetry);
+  if (!handling) handlingBy.set(telemetry, handling = { count: 0 });
+  const counted = handling;
   const durations = telemetry.histogram(
     "http_request_duration_seconds",
     "Time from request to response headers",
@@ -373,10 +404,14 @@ function wrap(
     // Liveness is answered before routing: it does no I/O and is probed constantly.
     const liveness = method === "GET" && path === "/health";
     const span = startRequestSpan(telemetry, request, method, path);
-    inFlight.set(++handling);
+    inFlight.set(++counted.count);
+    // A reload retires an instance once the requests it is handling are answered.
+    const instance = path.startsWith("/v1/") ? routed.get(instanceOf(path)) : undefined;
+    if (instance) instance.inFlight++;
     const finish = (response: Response): Response => {
-      inFlight.set(--handling);
-      const sent = withRequestId(response, requestId);
+      inFlight.set(--counted.count);
+      if (instance) instance.inFlight--;
+      const sent = withRequestId(cors ? cors.decorate(response, request) : response, requestId);
       const route = liveness ? "/health" : routeTemplate(method, path);
       const elapsed = performance.now() - started;
       const labels = labelsFor(method, route, sent.status);
@@ -389,6 +424,7 @@ function wrap(
           route,
           ...(route === "(unmatched)" ? { path } : {}),
           status: sent.status,
+          client: clientOf(request, info),
           requestId,
           durationMs: Math.round(elapsed * 1000) / 1000,
           ...(span?.ids ? { traceId: span.ids.traceId } : {}),
@@ -404,6 +440,9 @@ function wrap(
 
     let response: Response | Promise<Response>;
     try {
+      // A CORS preflight is answered here: it never reaches auth, limits or a plugin's route.
+      const preflight = cors?.preflight(request);
+      if (preflight) return finish(preflight);
       const principal = authenticate(method, path, request.headers.get("authorization"));
       const state = new RequestState(requestId, path, principal, log, span);
       const dispatch = (): Response | Promise<Response> => {
@@ -420,7 +459,7 @@ function wrap(
       };
       const handle = () =>
         span ? span.run(dispatch) : liveness ? Response.json(LIVENESS) : dispatch();
-      const limited = rateLimiter?.(path, principal, clientIp(info));
+      const limited = rateLimiter?.(path, principal, clientOf(request, info));
       response = limited
         ? limited.then(async (headers) => withHeaders(await handle(), headers))
         : handle();
@@ -463,6 +502,15 @@ function wrap(
   };
 
   return { fetch, request, hono: app };
+}
+
+/** Requests being handled, per telemetry hub (one per edgebox), across the apps of its reloads. */
+const handlingBy = new WeakMap<TelemetryHub, { count: number }>();
+
+/** `/v1/cache/keys/a` -> `cache`. */
+function instanceOf(path: string): string {
+  const end = path.indexOf("/", 4);
+  return end === -1 ? path.slice(4) : path.slice(4, end);
 }
 
 function clientIp(info: { remoteAddr: Deno.Addr } | undefined): string {

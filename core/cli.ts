@@ -21,13 +21,14 @@ import {
   registryOf,
   requirementName,
 } from "./plugin.ts";
+import { embeddedSource, fileSource } from "./reload_source.ts";
 import { serve } from "./server.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `edgebox ${VERSION}: plugins for NATS, Redis, Neo4j and S3 behind one HTTP API
 
 Usage:
-  edgebox serve   [--config FILE] [--host HOST] [--port PORT]
+  edgebox serve   [--config FILE] [--host HOST] [--port PORT] [--watch-config]
   edgebox check   --config FILE
   edgebox backup  [--config FILE] --out DIR    (while edgebox serves: a consistent copy)
   edgebox restore [--config FILE] --from DIR   (while edgebox is stopped)
@@ -37,6 +38,7 @@ Usage:
   edgebox version
 
 Without --config, serve uses the built-in config (every plugin on its embedded backend).
+SIGHUP or POST /admin/reload reloads the config file; --watch-config reloads it when it changes.
 `;
 
 /** The name used for the built-in config in messages. */
@@ -80,6 +82,7 @@ export async function main(args: string[], options: MainOptions): Promise<number
         write: { type: "string" },
         out: { type: "string" },
         from: { type: "string" },
+        "watch-config": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -96,7 +99,7 @@ export async function main(args: string[], options: MainOptions): Promise<number
     return usage(`Unexpected argument "${extra.at(-1)}"`);
   }
   const allowed: Record<string, string[]> = {
-    serve: ["config", "host", "port"],
+    serve: ["config", "host", "port", "watch-config"],
     check: ["config"],
     plugins: ["json"],
     schema: ["write"],
@@ -177,16 +180,30 @@ export async function main(args: string[], options: MainOptions): Promise<number
         return 0;
       }
       case "serve": {
+        if (values["watch-config"] && values.config === undefined) {
+          return usage("--watch-config needs --config FILE (the built-in config cannot change)");
+        }
         const config = await readConfig(values.config, registry);
-        if (values.host !== undefined) config.server.host = values.host;
+        const overrides: { host?: string; port?: number } = {};
+        if (values.host !== undefined) config.server.host = overrides.host = values.host;
         if (values.port !== undefined) {
           const port = Number(values.port);
           if (!/^\d+$/.test(values.port) || port > 65_535) {
             return usage(`--port must be 0 to 65535, got "${values.port}"`);
           }
-          config.server.port = port;
+          config.server.port = overrides.port = port;
         }
-        return await serve(config, { registry, source: values.config ?? EMBEDDED });
+        return await serve(config, {
+          registry,
+          source: values.config ?? EMBEDDED,
+          reload: {
+            source: values.config === undefined
+              ? embeddedSource(EMBEDDED, defaultConfigText)
+              : fileSource(values.config),
+            overrides,
+            ...(values["watch-config"] ? { watch: values.config! } : {}),
+          },
+        });
       }
     }
   } catch (error) {
@@ -240,7 +257,7 @@ async function probe(url: string): Promise<number> {
 }
 
 /** The flags `main` accepts, for "did you mean" hints. */
-const FLAGS = ["config", "host", "port", "json", "write", "out", "from", "help"];
+const FLAGS = ["config", "host", "port", "json", "write", "out", "from", "watch-config", "help"];
 
 /** parseArgs' error as one line, with a hint for a misspelled flag. */
 function argumentProblem(error: unknown): string {

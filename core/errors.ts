@@ -32,6 +32,8 @@ export const coreErrors = {
   "core.plugin_unavailable": { status: 503, title: "Plugin unavailable" },
   "core.rate_limited": { status: 429, title: "Too many requests" },
   "core.shutting_down": { status: 503, title: "Server is shutting down" },
+  "core.config_invalid": { status: 400, title: "Config is invalid" },
+  "core.reload_refused": { status: 409, title: "Cannot reload" },
   "core.internal": { status: 500, title: "Internal error" },
 } as const satisfies Record<string, ErrorSpec>;
 

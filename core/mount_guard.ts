@@ -6,12 +6,13 @@
  */
 import { coreError } from "./errors.ts";
 import { retryAfterSeconds } from "./health.ts";
-import type { Lifecycle } from "./lifecycle.ts";
+import type { ManagedPlugin } from "./lifecycle.ts";
 import { guardBody, type GuardedBody, type StallWatch } from "./request_body.ts";
 
 /** Options of {@linkcode createMountGuard}. */
 export interface MountGuardOptions {
-  lifecycle: Lifecycle;
+  /** Instance name -> the instance the app routes to (captured when the app was built). */
+  plugins: ReadonlyMap<string, ManagedPlugin>;
   /** Instance name -> request body limit (bytes), for every instance that mounts routes. */
   bodyLimits: ReadonlyMap<string, number>;
   /** Deepest JSON nesting accepted in a request body. */
@@ -37,12 +38,12 @@ function instanceOf(path: string): string | undefined {
 export function createMountGuard(
   options: MountGuardOptions,
 ): (path: string, request: Request) => GuardedBody | undefined {
-  const { lifecycle, bodyLimits, shuttingDown, stalls, maxJsonDepth } = options;
+  const { plugins, bodyLimits, shuttingDown, stalls, maxJsonDepth } = options;
   return function guardMount(path, request) {
     const name = instanceOf(path);
     const limit = name === undefined ? undefined : bodyLimits.get(name);
     if (name === undefined || limit === undefined) return undefined;
-    const plugin = lifecycle.get(name)!;
+    const plugin = plugins.get(name)!;
     if (plugin.state !== "ready") {
       if (shuttingDown()) {
         throw coreError("core.shutting_down", {

@@ -1,5 +1,6 @@
 /**
- * The mount table: for every plugin instance, computed once at start, where its routes live
+ * The mount table: for every serving plugin instance, computed when the app is built (at start and
+ * at each reload, which builds a new app over the new serving set), where its routes live
  * (`/v1/<instance>`), the body limit they accept, the scopes they need and the routes it mounts
  * at the root (`/metrics`). Auth, the mount guard, routing and the docs all read this one table.
  * A root route that collides with a core path, another instance's mount or another instance's root
@@ -7,7 +8,7 @@
  * (`/v1/storage/presigned`, public because a signature replaces the key) is its own.
  */
 import type { PluginRoutes } from "./http_env.ts";
-import type { Lifecycle } from "./lifecycle.ts";
+import type { Lifecycle, ManagedPlugin } from "./lifecycle.ts";
 
 /** Paths the core answers itself. */
 export const CORE_PATHS: ReadonlySet<string> = new Set([
@@ -25,6 +26,8 @@ export type RouteScope = (method: string, path: string) => string | undefined;
 export interface Mount {
   /** Instance name. */
   name: string;
+  /** The instance serving the mount. */
+  plugin: ManagedPlugin;
   /** `/v1/<name>`. */
   prefix: string;
   /** Its routes, when it has any. */
@@ -67,6 +70,7 @@ export function mountTable(lifecycle: Lifecycle, defaultBodyLimit: number): Moun
     }
     return {
       name,
+      plugin,
       prefix: `/v1/${name}`,
       routes: instance.routes,
       bodyLimit: instance.bodyLimit ?? defaultBodyLimit,

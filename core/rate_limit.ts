@@ -28,8 +28,11 @@ export const RATE_LIMIT_STORE: Capability<RateLimitStore> = defineCapability<Rat
   "edgebox.rateLimitStore",
 );
 
-/** Paths never limited: probes must answer even when a client is over its budget. */
-const EXEMPT = new Set(["/health", "/ready"]);
+/**
+ * Paths never limited: probes must answer even when a client is over its budget, and an admin
+ * must be able to reload a config whose limits lock everyone out (the route needs `admin`).
+ */
+const EXEMPT = new Set(["/health", "/ready", "/admin/reload"]);
 
 /** Counts a request; resolves to the headers to add, or throws a 429 problem. */
 export type RateLimiter = (

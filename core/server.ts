@@ -4,12 +4,14 @@
  * is served, then stop accepting, finish in-flight requests up to `server.shutdownTimeout`, stop
  * plugins in reverse order). A second signal exits at once.
  */
-import { createApp, rateLimitStore } from "./app.ts";
+import { createApp, type EdgeboxApp, rateLimitStore } from "./app.ts";
 import { authEnabled, authRefusal } from "./auth.ts";
 import type { EdgeboxConfig } from "./config.ts";
 import { Lifecycle, StartupError } from "./lifecycle.ts";
 import { createLogger, flushLogs, type Logger } from "./log.ts";
 import type { PluginRegistry } from "./plugin.ts";
+import { Reloader, type ReloadSource } from "./reload.ts";
+import { watchConfigFile } from "./reload_watch.ts";
 import { messageOf, sleep } from "./timing.ts";
 import { VERSION } from "./version.ts";
 
@@ -20,6 +22,16 @@ export interface ServeOptions {
   source: string;
   /** Writes one-line fatal errors; stderr by default. */
   fatal?: (line: string) => void;
+  /**
+   * How to read the config again (SIGHUP, `POST /admin/reload`); without it edgebox cannot
+   * reload. `overrides` are the command line's `--host`/`--port`; `watch` reloads on change.
+   */
+  reload?: {
+    source: ReloadSource;
+    overrides?: { host?: string; port?: number };
+    /** The file to watch (`serve --watch-config`). */
+    watch?: string;
+  };
 }
 
 /** Runs the server until it is stopped; resolves to the process exit code. */
@@ -56,9 +68,25 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
     );
     return 1;
   }
-  let app: ReturnType<typeof createApp>;
+  let reloader: Reloader<EdgeboxApp>;
   try {
-    app = createApp({ config, lifecycle, log, isShuttingDown: () => shuttingDown });
+    reloader = new Reloader({
+      config,
+      lifecycle,
+      registry: options.registry,
+      log,
+      ...(options.reload ? { source: options.reload.source } : {}),
+      ...(options.reload?.overrides ? { overrides: options.reload.overrides } : {}),
+      buildApp: (served, generation) =>
+        createApp({
+          config: served,
+          lifecycle,
+          log,
+          isShuttingDown: () => shuttingDown,
+          generation,
+          ...(options.reload ? { reload: () => reloader.reload("http") } : {}),
+        }),
+    });
   } catch (error) {
     fatal(messageOf(error));
     return 1;
@@ -80,7 +108,7 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
         });
         listening.resolve();
       },
-    }, app.fetch);
+    }, (request, info) => reloader.app.fetch(request, info));
   } catch (error) {
     fatal(`Cannot listen on ${config.server.host}:${config.server.port}: ${messageOf(error)}`);
     return 1;
@@ -90,7 +118,8 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
   const stopped = Promise.withResolvers<number>();
   const shutdown = async (reason: string) => {
     shuttingDown = true;
-    const { drainDelay, shutdownTimeout } = config.server;
+    void reloader.close(); // a reload under way ends at its next step; the lifecycle stops the rest
+    const { drainDelay, shutdownTimeout } = reloader.config.server;
     log.info("shutting down", { reason, drainDelayMs: drainDelay, timeoutMs: shutdownTimeout });
     if (drainDelay > 0) {
       // Load balancers see /ready turn 503 and take this replica out; until then, keep serving.
@@ -98,7 +127,7 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
       log.info("drain delay over; closing the listener", {});
     }
     lifecycle.beginDrain();
-    const drained = await drain(server, config.server.shutdownTimeout);
+    const drained = await drain(server, shutdownTimeout);
     if (!drained) log.warn("in-flight requests did not finish in time; closing them", {});
     const errors = await lifecycle.stop();
     log.info("stopped", { pluginStopErrors: errors.length });
@@ -117,11 +146,21 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
     "SIGTERM",
     onSignal("SIGTERM"),
   ]];
+  // SIGHUP reloads the config (and, handled, no longer ends the process as it would by default).
+  if (Deno.build.os !== "windows") {
+    signals.push(["SIGHUP", () => void reloader.reload("SIGHUP")]);
+  }
   for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
+  let watching: AsyncDisposable | undefined;
 
   try {
     await lifecycle.start();
+    reloader.markStarted();
     if (!shuttingDown) log.info("ready", { plugins: lifecycle.plugins.length });
+    const watched = options.reload?.watch;
+    if (watched !== undefined && !shuttingDown) {
+      watching = watchConfigFile(watched, () => void reloader.reload("watch"), { log });
+    }
   } catch (error) {
     shuttingDown = true;
     await drain(server, 1_000);
@@ -131,6 +170,7 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
   }
 
   const code = await stopped.promise;
+  await watching?.[Symbol.asyncDispose]();
   for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
   flushLogs();
   return code;
