@@ -3,21 +3,44 @@
  * (neighbours, shortest path, cycles) and apply batches atomically. Routes speak only to this.
  */
 import type { HealthReport } from "../../core/plugin.ts";
+import type { IntValue, TypedValue } from "./typed_values.ts";
 
-/** A property value: a scalar, or a homogeneous array of scalars (what Neo4j can store). */
-export type PropertyValue = string | number | boolean | string[] | number[] | boolean[];
+/**
+ * One property value: a string, a boolean, a number (an integer within +-(2^53-1), or a float
+ * with a fraction), or a typed value (`{"$int": ...}`, `{"$date": ...}`, see typed_values.ts).
+ */
+export type ScalarValue = string | number | boolean | TypedValue;
+
+/** A property value: a scalar, or a homogeneous list of scalars (what Neo4j can store). */
+export type PropertyValue = ScalarValue | ScalarValue[];
 
 /** A node's or relationship's properties (never `id` on a node: that is its key). */
 export type Properties = Record<string, PropertyValue>;
 
-/** The key of a node: its label and its id, unique together. */
+/**
+ * How a request addresses a node: a label and the address text (see `neo4j_values.ts`: the
+ * node's string `id`, else its integer `id` in decimal, else its elementId).
+ */
 export interface NodeRef {
   readonly label: string;
   readonly id: string;
 }
 
-/** A stored node. */
-export interface GraphNode extends NodeRef {
+/**
+ * A node's address in answers: its string `id`, its integer `id` with its type kept (a JSON
+ * number, `{"$int": ...}` past 2^53), or, for a node with neither, its elementId.
+ */
+export type NodeId = string | number | IntValue;
+
+/** A node named in an answer: the label it was reached by, and its address. */
+export interface RefView {
+  readonly label: string;
+  readonly id: NodeId;
+}
+
+/** A stored node: `label` is the one it was addressed by, `labels` all of them. */
+export interface GraphNode extends RefView {
+  readonly labels: string[];
   readonly properties: Properties;
 }
 
@@ -28,8 +51,11 @@ export interface EdgeKey {
   readonly to: NodeRef;
 }
 
-/** A stored relationship. */
-export interface GraphEdge extends EdgeKey {
+/** A stored relationship, its ends as answers name them. */
+export interface GraphEdge {
+  readonly from: RefView;
+  readonly type: string;
+  readonly to: RefView;
   readonly properties: Properties;
 }
 
@@ -70,7 +96,7 @@ export interface FindNodesOptions {
   readonly where?: Readonly<Record<string, string>>;
   /** Page size. */
   readonly limit: number;
-  /** Only ids strictly after this one (the previous page's `next`). */
+  /** Only nodes after this position (the previous page's `next`, opaque to the caller). */
   readonly after?: string;
 }
 
@@ -78,7 +104,8 @@ export interface FindNodesOptions {
 export interface NodePage {
   readonly nodes: GraphNode[];
   /**
-   * Where the next page starts (`after` for it: this page's last id), when there is one; the
+   * Where the next page starts (`after` for it: the position of this page's last node, its id
+   * on the embedded drivers), when there is one; the
    * route turns it into the opaque listing cursor.
    */
   readonly next?: string;
@@ -133,7 +160,7 @@ export interface CycleOptions {
  * A cycle as its nodes in order, closed (the first node repeats at the end), rotated so the
  * smallest `label:id` comes first.
  */
-export type Cycle = NodeRef[];
+export type Cycle = RefView[];
 
 /** The answer of a read-only Cypher query. */
 export interface CypherResult {

@@ -1,6 +1,6 @@
 /** The graph plugin's error table: every failure it reports, with a stable `graph.*` code. */
 import { defineErrors, EdgeboxError } from "../../core/errors.ts";
-import type { NodeRef } from "./driver.ts";
+import type { NodeRef, RefView } from "./driver.ts";
 
 /** Codes the graph plugin answers with. */
 export const graphErrors = {
@@ -35,9 +35,10 @@ export const graphError = defineErrors(graphErrors);
 /** The 409 for an edge that would close `cycle` (closed, starting at the edge's source). */
 export function cycleRejected(
   edge: { from: NodeRef; type: string; to: NodeRef },
-  cycle: readonly NodeRef[],
+  cycle: readonly RefView[],
 ): EdgeboxError {
-  const key = (ref: NodeRef) => `${ref.label}:${ref.id}`;
+  const key = (ref: NodeRef | RefView) =>
+    `${ref.label}:${typeof ref.id === "object" ? ref.id.$int : ref.id}`;
   return graphError("graph.cycle_rejected", {
     detail: `Relationship ${key(edge.from)} -[${edge.type}]-> ${
       key(edge.to)

@@ -4,7 +4,7 @@
  * what makes that safe, and every driver calls it before building a query.
  */
 import type { EdgeboxError } from "../../core/errors.ts";
-import type { NodeRef } from "./driver.ts";
+import type { NodeId, NodeRef, RefView } from "./driver.ts";
 import { graphError } from "./errors.ts";
 
 /** A label, relationship type or property key: a letter, then up to 63 letters, digits or `_`. */
@@ -70,9 +70,14 @@ export function labelProblem(
   return undefined;
 }
 
-/** A node's key in maps and orderings: `label:id`. */
-export function nodeKey(ref: NodeRef): string {
-  return `${ref.label}:${ref.id}`;
+/** A node's key in maps, orderings and messages: `label:id` (an integer id in decimal). */
+export function nodeKey(ref: NodeRef | RefView): string {
+  return `${ref.label}:${idText(ref.id)}`;
+}
+
+/** The text that addresses a node with this id in a path or a `Label:id`. */
+export function idText(id: NodeId): string {
+  return typeof id === "object" ? id.$int : String(id);
 }
 
 /** A relationship's key in maps: `label:id|TYPE|label:id`. */
@@ -80,15 +85,17 @@ export function edgeKeyOf(from: NodeRef, type: string, to: NodeRef): string {
   return `${nodeKey(from)}|${type}|${nodeKey(to)}`;
 }
 
-/** Orders nodes by label, then id (code unit order, as Cypher orders ASCII strings). */
-export function compareRefs(a: NodeRef, b: NodeRef): number {
+/** Orders nodes by label, then id text (code unit order, as Cypher orders ASCII strings). */
+export function compareRefs(a: NodeRef | RefView, b: NodeRef | RefView): number {
   if (a.label !== b.label) return a.label < b.label ? -1 : 1;
-  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  const x = idText(a.id);
+  const y = idText(b.id);
+  if (x !== y) return x < y ? -1 : 1;
   return 0;
 }
 
 /** Rotates a closed cycle so its smallest node (by label, then id) comes first: one spelling each. */
-export function canonicalCycle(cycle: readonly NodeRef[]): NodeRef[] {
+export function canonicalCycle<T extends NodeRef | RefView>(cycle: readonly T[]): T[] {
   const open = cycle.slice(0, -1);
   let start = 0;
   for (let i = 1; i < open.length; i++) {

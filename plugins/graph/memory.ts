@@ -60,6 +60,14 @@ export interface MemoryGraphOptions extends GraphLimits {
   readonly onChange?: (change: GraphChange) => void;
 }
 
+/** A node as the embedded drivers store it: always a string id. */
+export type StoredNode = NodeUpsert;
+
+/** A relationship as the embedded drivers store it. */
+export interface StoredEdge extends EdgeKey {
+  readonly properties: Properties;
+}
+
 /** A node or relationship a write touched, by its key: read its state with a snapshot method. */
 export type GraphChange =
   | { readonly kind: "node"; readonly ref: NodeRef }
@@ -165,11 +173,11 @@ export class MemoryGraph implements GraphDriver {
         if (fits) matches.push(record);
       }
       matches.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const page = matches.slice(0, options.limit).map(nodeOf);
+      const page = matches.slice(0, options.limit);
       const last = page.at(-1);
-      return matches.length > options.limit && last ? { nodes: page, next: last.id } : {
-        nodes: page,
-      };
+      return matches.length > options.limit && last
+        ? { nodes: page.map(nodeOf), next: last.id }
+        : { nodes: page.map(nodeOf) };
     });
   }
 
@@ -314,15 +322,17 @@ export class MemoryGraph implements GraphDriver {
   }
 
   /** The node as stored now, without checks (a durable backend reads what `onChange` named). */
-  nodeSnapshot(ref: NodeRef): GraphNode | undefined {
+  nodeSnapshot(ref: NodeRef): StoredNode | undefined {
     const record = this.#nodes.get(nodeKey(ref));
-    return record ? nodeOf(record) : undefined;
+    return record
+      ? { label: record.label, id: record.id, properties: record.properties }
+      : undefined;
   }
 
   /** The relationship as stored now, without checks. */
-  edgeSnapshot(key: EdgeKey): GraphEdge | undefined {
+  edgeSnapshot(key: EdgeKey): StoredEdge | undefined {
     const edge = this.#nodes.get(nodeKey(key.from))?.out.get(key.type)?.get(nodeKey(key.to));
-    return edge ? edgeOf(edge) : undefined;
+    return edge ? storedEdgeOf(edge) : undefined;
   }
 
   /**
@@ -330,7 +340,7 @@ export class MemoryGraph implements GraphDriver {
    * a config change) and `onChange`. It takes ownership of `node.properties` (freezing them in
    * place instead of copying: loading is the hot path). Restore every node before the edges.
    */
-  restoreNode(node: GraphNode): void {
+  restoreNode(node: StoredNode): void {
     const key = nodeKey(node);
     const properties = freezeInPlace(node.properties);
     const existing = this.#nodes.get(key);
@@ -352,7 +362,7 @@ export class MemoryGraph implements GraphDriver {
   }
 
   /** Puts back a stored relationship like {@linkcode restoreNode}; both ends must be restored. */
-  restoreEdge(edge: GraphEdge): void {
+  restoreEdge(edge: StoredEdge): void {
     const fromKey = nodeKey(edge.from);
     const toKey = nodeKey(edge.to);
     const from = this.#nodes.get(fromKey);
@@ -431,7 +441,7 @@ export class MemoryGraph implements GraphDriver {
       const previous = existing.properties;
       existing.properties = properties;
       this.#undo?.push(() => existing.properties = previous);
-      this.#onChange?.({ kind: "edge", key: edgeOf(existing) });
+      this.#onChange?.({ kind: "edge", key: storedEdgeOf(existing) });
       return { value: edgeOf(existing), created: false };
     }
     if (edge.rejectCycle) {
@@ -451,7 +461,7 @@ export class MemoryGraph implements GraphDriver {
     adjacency(to.in, edge.type).set(nodeKey(from), record);
     this.#edgeCount++;
     this.#undo?.push(() => this.#removeEdge(record));
-    this.#onChange?.({ kind: "edge", key: edgeOf(record) });
+    this.#onChange?.({ kind: "edge", key: storedEdgeOf(record) });
     return { value: edgeOf(record), created: true };
   }
 
@@ -459,7 +469,7 @@ export class MemoryGraph implements GraphDriver {
     edge.from.out.get(edge.type)?.delete(nodeKey(edge.to));
     edge.to.in.get(edge.type)?.delete(nodeKey(edge.from));
     this.#edgeCount--;
-    this.#onChange?.({ kind: "edge", key: edgeOf(edge) });
+    this.#onChange?.({ kind: "edge", key: storedEdgeOf(edge) });
   }
 
   /**
@@ -597,7 +607,16 @@ function refOf(node: NodeRecord): NodeRef {
 }
 
 function nodeOf(node: NodeRecord): GraphNode {
-  return { label: node.label, id: node.id, properties: node.properties };
+  return { label: node.label, labels: [node.label], id: node.id, properties: node.properties };
+}
+
+function storedEdgeOf(edge: EdgeRecord): StoredEdge {
+  return {
+    from: refOf(edge.from),
+    type: edge.type,
+    to: refOf(edge.to),
+    properties: edge.properties,
+  };
 }
 
 function edgeOf(edge: EdgeRecord): GraphEdge {
@@ -609,21 +628,32 @@ function edgeOf(edge: EdgeRecord): GraphEdge {
   };
 }
 
-/** The same properties frozen (arrays too), for records nobody else holds. */
+/** The same properties frozen (lists and typed values too), for records nobody else holds. */
 function freezeInPlace(properties: Properties): Properties {
-  for (const value of Object.values(properties)) {
-    if (Array.isArray(value)) Object.freeze(value);
-  }
+  for (const value of Object.values(properties)) deepFreeze(value);
   return Object.freeze(properties);
+}
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return;
+  for (const item of Object.values(value)) deepFreeze(item);
+  Object.freeze(value);
 }
 
 /** A frozen copy, so neither the caller nor a reader can change what is stored. */
 function frozen(properties: Properties): Properties {
   const copy: Record<string, PropertyValue> = {};
-  for (const [key, value] of Object.entries(properties)) {
-    copy[key] = Array.isArray(value) ? Object.freeze([...value]) as PropertyValue : value;
-  }
+  for (const [key, value] of Object.entries(properties)) copy[key] = frozenValue(value);
   return Object.freeze(copy);
+}
+
+function frozenValue<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
+  for (const [key, item] of Object.entries(value)) {
+    (copy as Record<string, unknown>)[key] = frozenValue(item);
+  }
+  return Object.freeze(copy) as T;
 }
 
 MemoryGraph satisfies new (options: MemoryGraphOptions) => GraphDriver;

@@ -31,6 +31,7 @@ import type {
   NodeRef,
   NodeUpsert,
   PathOptions,
+  RefView,
   Upserted,
 } from "./driver.ts";
 import { atField, cycleRejected, graphError } from "./errors.ts";
@@ -51,7 +52,15 @@ import {
   upsertEdges,
   upsertNodes,
 } from "./neo4j_statements.ts";
-import { fromNeo4j, nodeFromNeo4j, pathFromNeo4j, toNeo4jParameter } from "./neo4j_values.ts";
+import {
+  fromNeo4j,
+  matchRef,
+  nodeFromNeo4j,
+  pathFromNeo4j,
+  refOf,
+  refParam,
+  toNeo4jParameter,
+} from "./neo4j_values.ts";
 
 /** Options of {@linkcode Neo4jGraph}. */
 export interface Neo4jGraphOptions extends GraphLimits {
@@ -157,9 +166,11 @@ export class Neo4jGraph implements GraphDriver {
   async getNode(ref: NodeRef): Promise<GraphNode | undefined> {
     const label = this.#checkLabel(ref.label);
     return await this.#read(`read node ${nodeKey(ref)}`, async (tx) => {
-      const result = await tx.run(`MATCH (n:${label} {id: $id}) RETURN n`, { id: ref.id });
-      const node = result.records[0]?.get("n") as Node | undefined;
-      return node ? nodeFromNeo4j(node) : undefined;
+      const result = await tx.run(`${matchRef("n", label, "$ref")} RETURN n`, {
+        ref: refParam(ref),
+      });
+      const node = result.records[0]?.get("n") as Node | null | undefined;
+      return node ? nodeFromNeo4j(node, ref.label) : undefined;
     });
   }
 
@@ -167,8 +178,9 @@ export class Neo4jGraph implements GraphDriver {
     const label = this.#checkLabel(ref.label);
     return await this.#write(`delete node ${nodeKey(ref)}`, async (tx) => {
       const result = await tx.run(
-        `MATCH (n:${label} {id: $id}) DETACH DELETE n RETURN count(*) AS deleted`,
-        { id: ref.id },
+        `${matchRef("n", label, "$ref")}
+         WITH n WHERE n IS NOT NULL DETACH DELETE n RETURN count(*) AS deleted`,
+        { ref: refParam(ref) },
       );
       return Number(result.records[0]?.get("deleted") ?? 0) > 0;
     });
@@ -176,25 +188,36 @@ export class Neo4jGraph implements GraphDriver {
 
   async findNodes(label: string, options: FindNodesOptions): Promise<NodePage> {
     const quoted = this.#checkLabel(label);
-    const params: Record<string, unknown> = {
-      after: options.after ?? null,
-      limit: neo4j.int(options.limit + 1),
-    };
+    const params: Record<string, unknown> = {};
     const filters = Object.entries(options.where ?? {}).map(([key, text], i) => {
       params[`k${i}`] = key;
       params[`v${i}`] = filterCandidates(text).map(toNeo4jParameter);
       return ` AND n[$k${i}] IN $v${i}`;
-    });
+    }).join("");
+    const start = listingPosition(options.after);
     return await this.#read(`list nodes ${label}`, async (tx) => {
-      const result = await tx.run(
-        `MATCH (n:${quoted}) WHERE ($after IS NULL OR n.id > $after)${filters.join("")}
-         RETURN n ORDER BY n.id LIMIT $limit`,
-        params,
-      );
-      const nodes = result.records.map((r) => nodeFromNeo4j(r.get("n") as Node));
-      if (nodes.length <= options.limit) return { nodes };
-      const page = nodes.slice(0, options.limit);
-      return { nodes: page, next: page.at(-1)!.id };
+      // String ids first (the edgebox-created nodes, in index order), then integer ids, then
+      // nodes addressed by elementId; a phase runs only once the one before is exhausted.
+      const found: { node: Node; position: string }[] = [];
+      for (let phase = start.phase; phase < LISTING_PHASES.length; phase++) {
+        if (found.length > options.limit) break;
+        const { where, order, position } = LISTING_PHASES[phase]!;
+        const result = await tx.run(
+          `MATCH (n:${quoted}) WHERE ${where}${filters} RETURN n ORDER BY ${order} LIMIT $limit`,
+          {
+            ...params,
+            after: phase === start.phase ? start.after : null,
+            limit: neo4j.int(options.limit + 1 - found.length),
+          },
+        );
+        for (const record of result.records) {
+          const node = record.get("n") as Node;
+          found.push({ node, position: position(node) });
+        }
+      }
+      const nodes = found.slice(0, options.limit).map((f) => nodeFromNeo4j(f.node, label));
+      if (found.length <= options.limit) return { nodes };
+      return { nodes, next: found[options.limit - 1]!.position };
     });
   }
 
@@ -212,9 +235,11 @@ export class Neo4jGraph implements GraphDriver {
       `delete relationship ${nodeKey(key.from)} -[${key.type}]-> ${nodeKey(key.to)}`,
       async (tx) => {
         const result = await tx.run(
-          `MATCH (:${from} {id: $from})-[r:${type}]->(:${to} {id: $to})
+          `${matchRef("s", from, "$from")}
+           ${matchRef("t", to, "$to")}
+           MATCH (s)-[r:${type}]->(t)
            DELETE r RETURN count(*) AS deleted`,
-          { from: key.from.id, to: key.to.id },
+          { from: refParam(key.from), to: refParam(key.to) },
         );
         return Number(result.records[0]?.get("deleted") ?? 0) > 0;
       },
@@ -229,7 +254,10 @@ export class Neo4jGraph implements GraphDriver {
       depth: bounded(options.depth, "depth"),
     });
     return await this.#read(`traverse from ${nodeKey(ref)}`, async (tx) => {
-      const result = await tx.run(query, { id: ref.id, limit: neo4j.int(options.limit + 1) });
+      const result = await tx.run(query, {
+        ref: refParam(ref),
+        limit: neo4j.int(options.limit + 1),
+      });
       if (result.records.length === 0) return undefined;
       const neighbors = result.records
         .filter((r) => r.get("m") !== null)
@@ -253,22 +281,22 @@ export class Neo4jGraph implements GraphDriver {
     const toLabel = this.#checkLabel(to.label, "to");
     const same = from.label === to.label && from.id === to.id;
     const query = same
-      ? `OPTIONAL MATCH (s:${fromLabel} {id: $from}) RETURN s, s AS t, null AS p`
+      ? `${matchRef("s", fromLabel, "$from")} RETURN s, s AS t, null AS p`
       : pathQuery(fromLabel, toLabel, {
         type: this.#optionalType(options.type),
         direction: options.direction,
         depth: bounded(options.maxDepth, "maxDepth"),
       });
     return await this.#read(`find a path ${nodeKey(from)} to ${nodeKey(to)}`, async (tx) => {
-      const result = await tx.run(query, { from: from.id, to: to.id });
+      const result = await tx.run(query, { from: refParam(from), to: refParam(to) });
       const record = result.records[0];
       const start = record?.get("s") as Node | null | undefined;
       const end = record?.get("t") as Node | null | undefined;
       if (!start) throw notFound(from, "from");
       if (!end) throw notFound(to, "to");
-      if (same) return { nodes: [nodeFromNeo4j(start)], relationships: [] };
+      if (same) return { nodes: [nodeFromNeo4j(start, from.label)], relationships: [] };
       const path = record?.get("p") as Path | null | undefined;
-      return path ? pathFromNeo4j(path) : undefined;
+      return path ? pathFromNeo4j(path, { from: from.label, to: to.label }) : undefined;
     });
   }
 
@@ -279,11 +307,13 @@ export class Neo4jGraph implements GraphDriver {
     const query = `MATCH p = (n)-[:${type}*1..${depth}]->(n)
       WHERE all(m IN nodes(p) WHERE elementId(m) >= elementId(n))
         AND all(i IN range(0, length(p) - 2) WHERE NOT nodes(p)[i] IN nodes(p)[i + 1..length(p)])
-      RETURN [m IN nodes(p) | {label: labels(m)[0], id: coalesce(m.id, elementId(m))}] AS cycle
+      RETURN nodes(p) AS cycle
       LIMIT $limit`;
     return await this.#read(`list cycles of ${options.type}`, async (tx) => {
       const result = await tx.run(query, { limit: neo4j.int(options.limit) });
-      return result.records.map((r) => canonicalCycle(r.get("cycle") as NodeRef[]));
+      return result.records.map((r) =>
+        canonicalCycle((r.get("cycle") as Node[]).map((node) => refOf(node)))
+      );
     });
   }
 
@@ -306,8 +336,8 @@ export class Neo4jGraph implements GraphDriver {
           const rows = await upsertNodes(tx, group.items[0]!.label, group.items);
           for (const row of rows) results.push({ op: "node", created: row.created });
         } else if (group.kind === "edges") {
-          const created = await upsertEdges(tx, group.items, group.start);
-          for (const flag of created) results.push({ op: "edge", created: flag });
+          const upserted = await upsertEdges(tx, group.items, group.start);
+          for (const { created } of upserted) results.push({ op: "edge", created });
         } else {
           try {
             const { created } = await this.#upsertEdge(tx, group.items[0]!);
@@ -382,49 +412,57 @@ export class Neo4jGraph implements GraphDriver {
   async #upsertEdge(tx: ManagedTransaction, edge: EdgeUpsert): Promise<Upserted<GraphEdge>> {
     const { from, type, to } = this.#checkEdgeKey(edge);
     if (edge.rejectCycle) {
-      const params = { from: edge.from.id, to: edge.to.id, type: edge.type };
+      const params = { from: refParam(edge.from), to: refParam(edge.to), type: edge.type };
       // Two concurrent inserts that together close a cycle must not both pass the check: a
       // write lock per type makes the second wait, then see the first one's edge.
       await tx.run(`MERGE (l:${LOCK_LABEL} {type: $type}) SET l.at = timestamp()`, params);
       const found = await tx.run(
-        `OPTIONAL MATCH (s:${from} {id: $from}) OPTIONAL MATCH (t:${to} {id: $to})
+        `${matchRef("s", from, "$from")}
+         ${matchRef("t", to, "$to")}
          OPTIONAL MATCH (s)-[r:${type}]->(t)
-         RETURN s IS NOT NULL AS hasFrom, t IS NOT NULL AS hasTo, r IS NOT NULL AS exists`,
+         RETURN s, t, r IS NOT NULL AS exists`,
         params,
       );
       const state = found.records[0]!;
-      if (!state.get("hasFrom")) throw notFound(edge.from, "from");
-      if (!state.get("hasTo")) throw notFound(edge.to, "to");
+      const s = state.get("s") as Node | null;
+      const t = state.get("t") as Node | null;
+      if (!s) throw notFound(edge.from, "from");
+      if (!t) throw notFound(edge.to, "to");
       if (!state.get("exists")) {
-        const back = nodeKey(edge.from) === nodeKey(edge.to)
-          ? [edge.from]
-          : await this.#wayBack(tx, edge);
-        if (back) throw cycleRejected(edge, [edge.from, ...back]);
+        const start = refOf(s, edge.from.label);
+        const back = s.elementId === t.elementId ? [start] : await this.#wayBack(tx, edge);
+        if (back) throw cycleRejected(edge, [start, ...back]);
       }
     }
-    const [created] = await upsertEdges(tx, [edge], undefined);
+    const [upserted] = await upsertEdges(tx, [edge], undefined);
     return {
       value: {
-        from: { label: edge.from.label, id: edge.from.id },
+        from: upserted!.from,
         type: edge.type,
-        to: { label: edge.to.label, id: edge.to.id },
+        to: upserted!.to,
         properties: edge.properties ?? {},
       },
-      created: created!,
+      created: upserted!.created,
     };
   }
 
   /** The nodes of a shortest path from the edge's target back to its source, if one exists. */
-  async #wayBack(tx: ManagedTransaction, edge: EdgeUpsert): Promise<NodeRef[] | undefined> {
+  async #wayBack(tx: ManagedTransaction, edge: EdgeUpsert): Promise<RefView[] | undefined> {
     const { from, type, to } = this.#checkEdgeKey(edge);
     const depth = bounded(this.#options.cycleCheckDepth, "cycleCheckDepth");
     const result = await tx.run(
-      `MATCH (s:${from} {id: $from}), (t:${to} {id: $to})
+      `${matchRef("s", from, "$from")}
+       ${matchRef("t", to, "$to")}
+       WITH s, t WHERE s IS NOT NULL AND t IS NOT NULL
        MATCH p = shortestPath((t)-[:${type}*..${depth}]->(s))
-       RETURN [m IN nodes(p) | {label: labels(m)[0], id: coalesce(m.id, elementId(m))}] AS back`,
-      { from: edge.from.id, to: edge.to.id },
+       RETURN nodes(p) AS back`,
+      { from: refParam(edge.from), to: refParam(edge.to) },
     );
-    return result.records[0]?.get("back") as NodeRef[] | undefined;
+    const back = result.records[0]?.get("back") as Node[] | undefined;
+    if (!back) return undefined;
+    return back.map((node, i) =>
+      refOf(node, i === 0 ? edge.to.label : i === back.length - 1 ? edge.from.label : undefined)
+    );
   }
 
   async #ensureConstraint(label: string): Promise<void> {
@@ -523,6 +561,53 @@ function bounded(value: number, name: string): number {
     });
   }
   return value;
+}
+
+/** One phase of a node listing: which nodes, in what order, and how a position is written. */
+interface ListingPhase {
+  readonly where: string;
+  readonly order: string;
+  readonly position: (node: Node) => string;
+}
+
+/**
+ * The phases of a node listing. Positions of the first are the bare string id (as the embedded
+ * drivers write them); the others carry a `#` prefix, which no node id has.
+ */
+const LISTING_PHASES: readonly ListingPhase[] = [
+  {
+    where: "n.id IS :: STRING NOT NULL AND ($after IS NULL OR n.id > $after)",
+    order: "n.id",
+    position: (node) => node.properties.id as string,
+  },
+  {
+    where: "n.id IS :: INTEGER NOT NULL AND ($after IS NULL OR n.id > $after)",
+    order: "n.id",
+    position: (node) => `#i:${node.properties.id}`,
+  },
+  {
+    where: "NOT (n.id IS :: STRING NOT NULL OR n.id IS :: INTEGER NOT NULL) " +
+      "AND ($after IS NULL OR elementId(n) > $after)",
+    order: "elementId(n)",
+    position: (node) => `#e:${node.elementId}`,
+  },
+];
+
+/** The phase and `$after` parameter a listing position resumes at. */
+function listingPosition(after: string | undefined): { phase: number; after: unknown } {
+  if (after === undefined) return { phase: 0, after: null };
+  if (after.startsWith("#e:")) return { phase: 2, after: after.slice(3) };
+  if (after.startsWith("#i:")) {
+    const digits = after.slice(3);
+    if (!/^-?\d{1,19}$/.test(digits)) {
+      throw graphError("graph.cursor_invalid", {
+        detail: "The cursor is not one this API returned",
+        field: "query.cursor",
+      });
+    }
+    return { phase: 1, after: neo4j.int(digits) };
+  }
+  return { phase: 0, after };
 }
 
 /** The name of the uniqueness constraint the driver creates for a label (tests drop it). */

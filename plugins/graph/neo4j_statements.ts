@@ -4,10 +4,18 @@
  * and quoted (or validated, where noted); every value is a parameter.
  */
 import neo4j, { type ManagedTransaction, type Node, type ResultSummary } from "neo4j-driver";
-import type { BatchItem, Direction, EdgeUpsert, GraphNode, NodeRef, NodeUpsert } from "./driver.ts";
+import type {
+  BatchItem,
+  Direction,
+  EdgeUpsert,
+  GraphNode,
+  NodeRef,
+  NodeUpsert,
+  RefView,
+} from "./driver.ts";
 import { atField, graphError } from "./errors.ts";
 import { nodeKey } from "./identifiers.ts";
-import { nodeFromNeo4j, toNeo4jProperties } from "./neo4j_values.ts";
+import { matchRef, nodeFromNeo4j, refOf, refParam, toNeo4jProperties } from "./neo4j_values.ts";
 
 /** Plan operators a caller's read query may not use: file/URL reads and procedures. */
 const FORBIDDEN_OPERATORS = /^(LoadCSV|ProcedureCall)/;
@@ -18,7 +26,8 @@ export function neighborsQuery(
   options: { type: string | undefined; direction: Direction; depth: number },
 ): string {
   const pattern = relationshipPattern(options.type, options.direction, `1..${options.depth}`);
-  return `MATCH (s:${quotedLabel} {id: $id})
+  return `${matchRef("s", quotedLabel, "$ref")}
+    WITH s WHERE s IS NOT NULL
     OPTIONAL MATCH p = (s)${pattern}(m) WHERE m <> s
     WITH m, min(length(p)) AS distance
     RETURN m, distance ORDER BY distance, labels(m)[0], m.id LIMIT $limit`;
@@ -31,8 +40,8 @@ export function pathQuery(
   options: { type: string | undefined; direction: Direction; depth: number },
 ): string {
   const pattern = relationshipPattern(options.type, options.direction, `..${options.depth}`);
-  return `OPTIONAL MATCH (s:${fromLabel} {id: $from})
-    OPTIONAL MATCH (t:${toLabel} {id: $to})
+  return `${matchRef("s", fromLabel, "$from")}
+    ${matchRef("t", toLabel, "$to")}
     OPTIONAL MATCH p = shortestPath((s)${pattern}(t))
     RETURN s, t, p`;
 }
@@ -51,58 +60,70 @@ export async function upsertNodes(
   label: string,
   nodes: readonly NodeUpsert[],
 ): Promise<{ node: GraphNode; created: boolean }[]> {
-  // `label` was validated by the caller. The marker tells a created node from an updated one
-  // and disappears when the properties are replaced; property keys cannot start with `_`.
+  // `label` was validated by the caller. A node the address finds keeps its own `id` (an
+  // integer, or none); one it does not is created with the address as its string id. The
+  // marker tells a created node from an updated one and disappears when the properties are
+  // replaced; property keys cannot start with `_`.
   const result = await tx.run(
     `UNWIND $rows AS row
-     MERGE (n:\`${label}\` {id: row.id})
-     ON CREATE SET n.__edgebox_created = true
-     WITH n, row, n.__edgebox_created IS NOT NULL AS created
-     SET n = row.props
+     ${matchRef("found", `\`${label}\``, "row.ref")}
+     CALL (row, found) {
+       WITH row, found WHERE found IS NULL
+       MERGE (n:\`${label}\` {id: row.ref.id})
+       ON CREATE SET n.__edgebox_created = true
+       RETURN n
+       UNION
+       WITH found WHERE found IS NOT NULL
+       RETURN found AS n
+     }
+     WITH n, row, row.props AS props, n.__edgebox_created IS NOT NULL AS created, n.id AS id
+     SET n = props {.*, id: id}
      RETURN row.i AS i, created, n ORDER BY i`,
     {
       rows: nodes.map((node, i) => ({
         i: neo4j.int(i),
-        id: node.id,
-        props: toNeo4jProperties(node.properties, node.id),
+        ref: refParam(node),
+        props: toNeo4jProperties(node.properties),
       })),
     },
   );
   // Within one statement Neo4j may run every MERGE before any SET, so a later row of the same
-  // id can still see the marker: only an id's first row can have created it.
+  // node can still see the marker: only a node's first row can have created it.
   const seen = new Set<string>();
   return result.records.map((r) => {
-    const node = nodeFromNeo4j(r.get("n") as Node);
-    const first = !seen.has(node.id);
-    seen.add(node.id);
-    return { node, created: first && (r.get("created") as boolean) };
+    const stored = r.get("n") as Node;
+    const first = !seen.has(stored.elementId);
+    seen.add(stored.elementId);
+    return { node: nodeFromNeo4j(stored, label), created: first && (r.get("created") as boolean) };
   });
 }
 
 /**
  * Upserts relationships sharing labels and type in one statement; throws `graph.node_not_found`
  * naming the first item whose end is missing (`items.<firstIndex + i>` in a batch). Returns each
- * item's `created` flag in order.
+ * item's `created` flag and its ends (as answers name them) in order.
  */
 export async function upsertEdges(
   tx: ManagedTransaction,
   edges: readonly EdgeUpsert[],
   firstIndex: number | undefined,
-): Promise<boolean[]> {
-  const first = edges[0]!;
+): Promise<{ created: boolean; from: RefView; to: RefView }[]> {
+  const head = edges[0]!;
   // Labels and type were validated by the caller (all items share them).
-  const from = `\`${first.from.label}\``;
-  const to = `\`${first.to.label}\``;
-  const type = `\`${first.type}\``;
+  const from = `\`${head.from.label}\``;
+  const to = `\`${head.to.label}\``;
+  const type = `\`${head.type}\``;
   const rows = edges.map((edge, i) => ({
     i: neo4j.int(i),
-    from: edge.from.id,
-    to: edge.to.id,
+    from: refParam(edge.from),
+    to: refParam(edge.to),
     props: toNeo4jProperties(edge.properties ?? {}),
   }));
+  const ends = `${matchRef("s", from, "row.from")}
+     ${matchRef("t", to, "row.to")}`;
   const missing = await tx.run(
     `UNWIND $rows AS row
-     OPTIONAL MATCH (s:${from} {id: row.from}) OPTIONAL MATCH (t:${to} {id: row.to})
+     ${ends}
      WITH row, s, t WHERE s IS NULL OR t IS NULL
      RETURN row.i AS i, s IS NULL AS noFrom ORDER BY i LIMIT 1`,
     { rows },
@@ -117,22 +138,27 @@ export async function upsertEdges(
   }
   const result = await tx.run(
     `UNWIND $rows AS row
-     MATCH (s:${from} {id: row.from}) MATCH (t:${to} {id: row.to})
+     ${ends}
      MERGE (s)-[r:${type}]->(t)
      ON CREATE SET r.__edgebox_created = true
-     WITH r, row, r.__edgebox_created IS NOT NULL AS created
+     WITH r, row, s, t, r.__edgebox_created IS NOT NULL AS created
      SET r = row.props
-     RETURN row.i AS i, created ORDER BY i`,
+     RETURN row.i AS i, created, s, t ORDER BY i`,
     { rows },
   );
   // As with nodes: only the first row of a (from, to) pair can have created the relationship.
   const seen = new Set<string>();
   return result.records.map((r) => {
-    const row = rows[Number(r.get("i"))]!;
-    const key = `${row.from}\u0000${row.to}`;
+    const s = r.get("s") as Node;
+    const t = r.get("t") as Node;
+    const key = `${s.elementId}\u0000${t.elementId}`;
     const first = !seen.has(key);
     seen.add(key);
-    return first && (r.get("created") as boolean);
+    return {
+      created: first && (r.get("created") as boolean),
+      from: refOf(s, head.from.label),
+      to: refOf(t, head.to.label),
+    };
   });
 }
 

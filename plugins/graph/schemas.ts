@@ -4,7 +4,9 @@
  * naming its field before a driver (or a query) sees it.
  */
 import { z } from "@hono/zod-openapi";
+import type { PropertyValue } from "./driver.ts";
 import { IDENTIFIER, NODE_ID } from "./identifiers.ts";
+import { valueProblem } from "./typed_values.ts";
 
 /** What the routes let a request ask for. */
 export interface GraphRouteLimits {
@@ -38,15 +40,18 @@ export function graphSchemas(limits: GraphRouteLimits) {
   ).openapi({ example: "login" });
 
   const text = z.string().max(limits.maxStringLength);
-  const Value = z.union([
-    text,
-    z.number(),
-    z.boolean(),
-    z.array(text).max(limits.maxArrayLength),
-    z.array(z.number()).max(limits.maxArrayLength),
-    z.array(z.boolean()).max(limits.maxArrayLength),
-  ], {
-    error: "Expected a string, number, boolean, or an array of one of those (all the same type)",
+  const Value = z.unknown().superRefine((value, ctx) => {
+    const problem = valueProblem(value, limits);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path] });
+    }
+  }).transform((value) => value as PropertyValue).openapi({
+    description: "A string, a boolean, a number (an integer within +-(2^53-1), or a float with " +
+      'a fraction), a typed value (`{"$int": "9007199254740993"}`, `{"$float": "2"}`, ' +
+      '`{"$date": "2026-12-05"}`, `{"$time": ...}`, `{"$localtime": ...}`, `{"$datetime": ...}`, ' +
+      '`{"$localdatetime": ...}`, `{"$duration": "P1DT2H"}`, `{"$point": {"srid": 4326, "x": 2.35, ' +
+      '"y": 48.85}}`, `{"$bytes": "<base64>"}`), or a list of values of one type',
+    example: "Login",
   });
   const Key = z.string().regex(
     IDENTIFIER,
@@ -66,12 +71,20 @@ export function graphSchemas(limits: GraphRouteLimits) {
   });
   const EdgeProperties = properties([]);
 
-  const Ref = z.strictObject({ label: Label, id: Id }).openapi("GraphNodeRef");
-  const EdgeKey = z.strictObject({ from: Ref, type: Type, to: Ref });
+  /** A node in a body: its address text, or the integer `id` an answer gave (number or `$int`). */
+  const RefId = z.union([
+    Id,
+    z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)
+      .transform(String),
+    z.strictObject({ $int: z.string().regex(/^-?[1-9]\d{0,18}$/) }).transform((v) => v.$int),
+  ]);
+  const Ref = z.strictObject({ label: Label, id: Id });
+  const BodyRef = z.strictObject({ label: Label, id: RefId }).openapi("GraphNodeRef");
+  const EdgeKey = z.strictObject({ from: BodyRef, type: Type, to: BodyRef });
   const EdgeBody = z.strictObject({
-    from: Ref,
+    from: BodyRef,
     type: Type,
-    to: Ref,
+    to: BodyRef,
     properties: EdgeProperties.optional(),
     /** Refuse the edge (409) when it would close a cycle of its type. */
     rejectCycle: z.boolean().optional(),
@@ -150,9 +163,9 @@ export function graphSchemas(limits: GraphRouteLimits) {
         }),
         z.strictObject({
           op: z.literal("edge"),
-          from: Ref,
+          from: BodyRef,
           type: Type,
-          to: Ref,
+          to: BodyRef,
           properties: EdgeProperties.optional(),
           rejectCycle: z.boolean().optional(),
         }),
@@ -180,17 +193,29 @@ function allowlisted(allowed: readonly string[] | undefined, what: string) {
     );
 }
 
+/** A node's address in answers: its string id, its integer id, or its elementId. */
+export const NodeIdSchema = z.union([
+  z.string(),
+  z.number().int(),
+  z.object({ $int: z.string() }),
+]).openapi({
+  description: "The node's `id` with its type kept (a string; an integer as a number, " +
+    '`{"$int": "<digits>"}` past 2^53), or its elementId when it has neither. Address the node ' +
+    "with this value's text",
+});
+
 /** Response shapes, for the OpenAPI document. */
 export const GraphNodeSchema = z.object({
-  label: z.string(),
-  id: z.string(),
+  label: z.string().openapi({ description: "The label the node was addressed or reached by" }),
+  labels: z.array(z.string()).openapi({ description: "All of the node's labels" }),
+  id: NodeIdSchema,
   properties: z.record(z.string(), z.unknown()),
 }).openapi("GraphNode");
 
 /** A relationship in responses. */
 export const GraphEdgeSchema = z.object({
-  from: z.object({ label: z.string(), id: z.string() }),
+  from: z.object({ label: z.string(), id: NodeIdSchema }),
   type: z.string(),
-  to: z.object({ label: z.string(), id: z.string() }),
+  to: z.object({ label: z.string(), id: NodeIdSchema }),
   properties: z.record(z.string(), z.unknown()),
 }).openapi("GraphEdge");

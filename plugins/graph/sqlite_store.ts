@@ -9,8 +9,8 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Migration } from "../../core/sqlite.ts";
-import type { EdgeKey, GraphEdge, GraphNode, NodeRef, Properties } from "./driver.ts";
-import type { MemoryGraph } from "./memory.ts";
+import type { EdgeKey, NodeRef, Properties } from "./driver.ts";
+import type { MemoryGraph, StoredEdge, StoredNode } from "./memory.ts";
 
 /** Step `i` takes the schema from version `i` to `i + 1`. */
 export const GRAPH_MIGRATIONS: readonly Migration[] = [
@@ -115,7 +115,7 @@ export class GraphStore {
   }
 
   /** Stores a node's current state. */
-  putNode(node: GraphNode): void {
+  putNode(node: StoredNode): void {
     this.#putNode.run(node.label, node.id, encode(node.properties));
   }
 
@@ -124,7 +124,7 @@ export class GraphStore {
   }
 
   /** Stores a relationship's current state. */
-  putEdge(edge: GraphEdge): void {
+  putEdge(edge: StoredEdge): void {
     this.#putEdge.run(
       edge.from.label,
       edge.from.id,
@@ -142,21 +142,24 @@ export class GraphStore {
 
 /**
  * Properties as JSON text that parses back to exactly the same values: `JSON.stringify` would
- * write -0 as `0`, so scalars are written one by one (property values are flat: scalars or
- * arrays of scalars, and keys are identifiers, so key order survives too).
+ * write -0 as `0`, so numbers are written one by one (values are scalars, typed values and lists
+ * of those, and keys are identifiers or typed-value keys, so key order survives too). Typed
+ * values are stored as the same one-key objects the API speaks, so rows written before they
+ * existed read as they always did.
  */
 export function encode(properties: Properties): string {
-  let text = "";
-  for (const [key, value] of Object.entries(properties)) {
-    text += `${text ? "," : ""}${JSON.stringify(key)}:${
-      Array.isArray(value) ? `[${value.map(scalar).join(",")}]` : scalar(value)
-    }`;
-  }
-  return `{${text}}`;
+  return json(properties);
 }
 
-function scalar(value: string | number | boolean): string {
-  return Object.is(value, -0) ? "-0" : JSON.stringify(value);
+function json(value: unknown): string {
+  if (typeof value === "number") return Object.is(value, -0) ? "-0" : JSON.stringify(value);
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(json).join(",")}]`;
+  let text = "";
+  for (const [key, item] of Object.entries(value)) {
+    text += `${text ? "," : ""}${JSON.stringify(key)}:${json(item)}`;
+  }
+  return `{${text}}`;
 }
 
 /** Parses stored properties; anything but a JSON object throws a {@linkcode DamagedRecord}. */

@@ -12,6 +12,7 @@ import type {
   GraphFeature,
   GraphLimits,
   NodeRef,
+  RefView,
 } from "../../plugins/graph/driver.ts";
 import { SANITIZED } from "../_helpers.ts";
 
@@ -100,7 +101,7 @@ export function runGraphContract(target: GraphContractTarget): void {
     return caught as EdgeboxError;
   }
 
-  const ids = (nodes: readonly NodeRef[]) => nodes.map((n) => n.id);
+  const ids = (nodes: readonly RefView[]) => nodes.map((n) => n.id);
 
   // --- lifecycle -----------------------------------------------------------------------------
 
@@ -144,8 +145,8 @@ export function runGraphContract(target: GraphContractTarget): void {
 
     assert.equal(first.created, true);
     assert.equal(second.created, false);
-    assert.deepEqual(second.value, node);
-    assert.deepEqual(await x.g.getNode(x.f("login")), node);
+    assert.deepEqual(second.value, { ...node, labels: [x.L.Feature] });
+    assert.deepEqual(await x.g.getNode(x.f("login")), { ...node, labels: [x.L.Feature] });
     assert.equal((await x.g.findNodes(x.L.Feature, { limit: 10 })).nodes.length, 1);
   });
 
@@ -184,6 +185,84 @@ export function runGraphContract(target: GraphContractTarget): void {
     assert.deepEqual(read?.properties, properties);
     assert.equal(typeof read?.properties.beyond32, "number");
     assert.equal(typeof read?.properties.maxSafe, "number");
+  });
+
+  test("typed values round-trip exactly on nodes, relationships, listings and traversals", async () => {
+    await using x = await fixture();
+    const properties = {
+      huge: { $int: "9007199254740993" },
+      hugeNegative: { $int: "-9223372036854775808" },
+      integralFloat: { $float: "2" },
+      negativeZero: { $float: "-0" },
+      notANumber: { $float: "NaN" },
+      infinite: { $float: "-Infinity" },
+      day: { $date: "2026-12-05" },
+      farDay: { $date: "+012345-01-31" },
+      at: { $datetime: "2026-12-05T12:00:00.123456789+01:00[Europe/Paris]" },
+      atUtc: { $datetime: "2026-12-05T11:00:00Z" },
+      atOffset: { $datetime: "2026-06-01T00:00:00-03:30" },
+      wall: { $localdatetime: "2026-12-05T12:00:00" },
+      noon: { $time: "12:00:01.500000000+01:00" },
+      lunch: { $localtime: "12:30:00" },
+      span: { $duration: "P1Y2M3DT4H5M6.700000000S" },
+      backwards: { $duration: "PT-1.500000000S" },
+      zero: { $duration: "PT0S" },
+      place: { $point: { srid: 4326, x: 2.35, y: 48.85 } },
+      box: { $point: { srid: 9157, x: 1, y: 2, z: 3 } },
+      blob: { $bytes: "AAEC/w==" },
+      emptyBlob: { $bytes: "" },
+      bigs: [1, { $int: "9007199254740993" }],
+      mixedFloats: [1.5, { $float: "2" }],
+      days: [{ $date: "2020-01-01" }, { $date: "2020-02-29" }],
+      places: [{ $point: { srid: 7203, x: 1, y: 2 } }, { $point: { srid: 7203, x: 3, y: 4.5 } }],
+      plain: "2026-12-05",
+    };
+    await x.g.batch([
+      { op: "node", ...x.f("typed"), properties },
+      { op: "node", ...x.f("other"), properties: {} },
+      {
+        op: "edge",
+        from: x.f("other"),
+        type: x.T.DEPENDS_ON,
+        to: x.f("typed"),
+        properties: { since: { $date: "2024-02-29" }, weight: { $float: "1" } },
+      },
+    ]);
+
+    const node = await x.g.getNode(x.f("typed"));
+    const listed = (await x.g.findNodes(x.L.Feature, { limit: 10 })).nodes.find((n) =>
+      n.id === "typed"
+    );
+    const around = await x.g.neighbors(x.f("other"), { direction: "out", depth: 1, limit: 10 });
+    const path = await x.g.shortestPath(x.f("other"), x.f("typed"), {
+      direction: "out",
+      maxDepth: 2,
+    });
+
+    assert.deepEqual(node?.properties, properties);
+    assert.deepEqual(listed?.properties, properties);
+    assert.deepEqual(around?.neighbors[0]?.properties, properties);
+    assert.deepEqual(path?.relationships[0]?.properties, {
+      since: { $date: "2024-02-29" },
+      weight: { $float: "1" },
+    });
+  });
+
+  test("a typed value read back and written again is unchanged", async () => {
+    await using x = await fixture();
+    await x.g.upsertNode({
+      ...x.f("a"),
+      properties: { n: { $int: "-9007199254740993" }, when: { $localtime: "00:00:00.000000001" } },
+    });
+    const read = await x.g.getNode(x.f("a"));
+
+    await x.g.upsertNode({ ...x.f("a"), properties: { ...read!.properties, extra: true } });
+
+    assert.deepEqual((await x.g.getNode(x.f("a")))?.properties, {
+      n: { $int: "-9007199254740993" },
+      when: { $localtime: "00:00:00.000000001" },
+      extra: true,
+    });
   });
 
   test("a node that does not exist reads as undefined", async () => {
@@ -479,7 +558,7 @@ export function runGraphContract(target: GraphContractTarget): void {
     const found = await x.g.neighbors(x.f("f"), { direction: "in", depth: 1, limit: 10 });
 
     assert.deepEqual(found!.neighbors, [
-      { label: x.L.Work, id: "w", properties: { points: 2 }, distance: 1 },
+      { label: x.L.Work, labels: [x.L.Work], id: "w", properties: { points: 2 }, distance: 1 },
     ]);
   });
 
@@ -599,7 +678,10 @@ export function runGraphContract(target: GraphContractTarget): void {
 
     const path = await x.g.shortestPath(x.f("a"), x.f("a"), { direction: "out", maxDepth: 3 });
 
-    assert.deepEqual(path, { nodes: [{ ...x.f("a"), properties: {} }], relationships: [] });
+    assert.deepEqual(path, {
+      nodes: [{ ...x.f("a"), labels: [x.L.Feature], properties: {} }],
+      relationships: [],
+    });
   });
 
   test("a path with a missing end is node_not_found naming the end", async () => {

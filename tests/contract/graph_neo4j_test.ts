@@ -70,29 +70,92 @@ if (neo4jUp) {
 }
 
 if (neo4jUp) {
+  /** A driver under test and a separate client writing behind its back, under a fresh label. */
+  const foreign = async () => {
+    const label = `Foreign_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const graph = new Neo4jGraph({ cycleCheckDepth: 10, ...connection(url) });
+    await graph.connect();
+    const driver = neo4j.driver(url, neo4j.auth.basic(user, password));
+    return {
+      label,
+      graph,
+      driver,
+      async [Symbol.asyncDispose]() {
+        try {
+          await driver.executeQuery(`MATCH (n:${label}) DETACH DELETE n`);
+        } finally {
+          await driver.close();
+          await graph.close();
+        }
+      },
+    };
+  };
+
   Deno.test(
-    "neo4j graph: integers past 2^53 and temporal values written by others read as strings",
+    "neo4j graph: integers past 2^53, floats and temporal values written by others read typed",
     SANITIZED,
     async () => {
-      const label = `Foreign_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-      await using graph = new Neo4jGraph({ cycleCheckDepth: 10, ...connection(url) });
-      await graph.connect();
-      const driver = neo4j.driver(url, neo4j.auth.basic(user, password));
-      try {
-        await driver.executeQuery(
-          `CREATE (:${label} {id: 'x', huge: 4611686018427387904, small: 7,
-             at: datetime('2024-01-02T03:04:05Z')})`,
-        );
+      await using f = await foreign();
+      await f.driver.executeQuery(
+        `CREATE (:${f.label} {id: 'x', huge: 4611686018427387904, small: 7, two: 2.0,
+           at: datetime('2024-01-02T03:04:05Z'), day: date('2024-01-02')})`,
+      );
 
-        const node = await graph.getNode({ label, id: "x" });
+      const node = await f.graph.getNode({ label: f.label, id: "x" });
 
-        assert.equal(node?.properties.huge, "4611686018427387904");
-        assert.equal(node?.properties.small, 7);
-        assert.equal(node?.properties.at, "2024-01-02T03:04:05Z");
-      } finally {
-        await driver.executeQuery(`MATCH (n:${label}) DETACH DELETE n`);
-        await driver.close();
-      }
+      assert.deepEqual(node?.properties, {
+        huge: { $int: "4611686018427387904" },
+        small: 7,
+        two: { $float: "2" },
+        at: { $datetime: "2024-01-02T03:04:05Z" },
+        day: { $date: "2024-01-02" },
+      });
+    },
+  );
+
+  Deno.test(
+    "neo4j graph: a node without an id is addressed by its elementId, one with an integer id by it",
+    SANITIZED,
+    async () => {
+      await using f = await foreign();
+      const { records } = await f.driver.executeQuery(
+        `CREATE (a:${f.label} {name: 'anonymous'}), (b:${f.label} {id: 42, name: 'numbered'}),
+           (c:${f.label} {id: 'named'}), (a)-[:LINKS]->(b), (b)-[:LINKS]->(c)
+         RETURN elementId(a) AS a`,
+      );
+      const elementId = records[0]!.get("a") as string;
+      const a = { label: f.label, id: elementId };
+      const b = { label: f.label, id: "42" };
+
+      const readA = await f.graph.getNode(a);
+      const readB = await f.graph.getNode(b);
+      const around = await f.graph.neighbors(a, { direction: "out", depth: 2, limit: 10 });
+      const path = await f.graph.shortestPath(a, { label: f.label, id: "named" }, {
+        direction: "out",
+        maxDepth: 3,
+      });
+      const listed = await f.graph.findNodes(f.label, { limit: 1 });
+      const rest = await f.graph.findNodes(f.label, { limit: 5, after: listed.next! });
+
+      assert.deepEqual(readA, {
+        label: f.label,
+        labels: [f.label],
+        id: elementId,
+        properties: { name: "anonymous" },
+      });
+      assert.equal(readB?.id, 42);
+      assert.deepEqual(around?.neighbors.map((n) => n.id), [42, "named"]);
+      assert.deepEqual(path?.nodes.map((n) => n.id), [elementId, 42, "named"]);
+      assert.deepEqual(path?.relationships.map((r) => [r.from.id, r.to.id]), [
+        [elementId, 42],
+        [42, "named"],
+      ]);
+      assert.deepEqual([...listed.nodes, ...rest.nodes].map((n) => n.id), [
+        "named",
+        42,
+        elementId,
+      ]);
+      assert.equal(rest.next, undefined);
     },
   );
 }

@@ -297,7 +297,11 @@ Deno.test(
     assert.equal(count(tmp.file, "SELECT count(*) AS n FROM nodes"), 1);
     assert.equal(count(tmp.file, "SELECT count(*) AS n FROM edges"), 0);
     await using second = await open(tmp.file);
-    assert.deepEqual(await second.getNode(T("kept")), { ...T("kept"), properties: { version: 1 } });
+    assert.deepEqual(await second.getNode(T("kept")), {
+      ...T("kept"),
+      labels: ["Task"],
+      properties: { version: 1 },
+    });
     assert.equal(await second.getNode(T("new")), undefined);
   },
 );
@@ -391,7 +395,11 @@ Deno.test(
     await graph.connect();
 
     assert.equal((await graph.ping()).status, "ready");
-    assert.deepEqual(await graph.getNode(T("ok")), { ...T("ok"), properties: {} });
+    assert.deepEqual(await graph.getNode(T("ok")), {
+      ...T("ok"),
+      labels: ["Task"],
+      properties: {},
+    });
     assert.equal(await graph.getNode(T("boom")), undefined, "the failed write is not served");
     assert.equal((await graph.upsertNode({ ...T("boom"), properties: {} })).created, true);
   },

@@ -120,7 +120,12 @@ Deno.test("PUT a node answers 201, then 200 with the same node", SANITIZED, asyn
 
   assert.equal(first.status, 201);
   assert.equal(second.status, 200);
-  assert.deepEqual(read.body, { label: "Feature", id: "login", properties: props });
+  assert.deepEqual(read.body, {
+    label: "Feature",
+    labels: ["Feature"],
+    id: "login",
+    properties: props,
+  });
 });
 
 Deno.test(
@@ -162,7 +167,7 @@ Deno.test("bad properties are 400 naming the property", SANITIZED, async () => {
     [{ id: "other" }, "body.id"],
     [{ nested: { a: 1 } }, "body.nested"],
     [{ nothing: null }, "body.nothing"],
-    [{ mixed: [1, "a"] }, "body.mixed"],
+    [{ mixed: [1, "a"] }, "body.mixed.1"],
     [{ long: "123456" }, "body.long"],
   ];
   for (const [body, field] of cases) {
@@ -181,6 +186,66 @@ Deno.test("bad properties are 400 naming the property", SANITIZED, async () => {
     status: 400,
     code: "core.validation_failed",
   });
+  assert.equal((await call(app, "GET", "/nodes/Feature/a")).status, 404);
+});
+
+Deno.test("typed values travel as one-key objects and read back the same", SANITIZED, async () => {
+  await using app = await open();
+  const props = {
+    huge: { $int: "9007199254740993" },
+    two: { $float: "2" },
+    day: { $date: "2026-12-05" },
+    at: { $datetime: "2026-12-05T12:00:00.123456789+01:00[Europe/Paris]" },
+    span: { $duration: "P1DT2H" },
+    place: { $point: { srid: 4326, x: 2.35, y: 48.85 } },
+    blob: { $bytes: "AAEC/w==" },
+    ints: [1, { $int: "-9007199254740993" }],
+  };
+
+  const put = await call(app, "PUT", "/nodes/Feature/typed", props);
+  const read = await call(app, "GET", "/nodes/Feature/typed");
+
+  assert.equal(put.status, 201);
+  assert.deepEqual(read.body.properties, props);
+});
+
+Deno.test("a value that cannot be kept exactly is 400 naming the field", SANITIZED, async () => {
+  await using app = await open();
+  const cases: [string, string][] = [
+    ['{"big": 9007199254740993}', "body.big"],
+    ['{"huge": 1e300}', "body.huge"],
+    ['{"small": {"$int": "42"}}', "body.small"],
+    ['{"lead": {"$int": "09007199254740993"}}', "body.lead"],
+    ['{"wide": {"$int": "9223372036854775808"}}', "body.wide"],
+    ['{"frac": {"$float": "2.5"}}', "body.frac"],
+    ['{"spelled": {"$float": "2.0"}}', "body.spelled"],
+    ['{"day": {"$date": "2026-02-30"}}', "body.day"],
+    ['{"day": {"$date": "2026-12-5"}}', "body.day"],
+    ['{"at": {"$datetime": "2026-12-05T12:00:00.000Z"}}', "body.at"],
+    ['{"at": {"$datetime": "2026-12-05T12:00:00+05:00[Europe/Paris]"}}', "body.at"],
+    ['{"at": {"$datetime": "2026-12-05T12:00:00+01:00[Nowhere/Atlantis]"}}', "body.at"],
+    ['{"span": {"$duration": "P0DT2H"}}', "body.span"],
+    ['{"place": {"$point": {"srid": 4326, "x": 200, "y": 0}}}', "body.place"],
+    ['{"place": {"$point": {"srid": 1, "x": 0, "y": 0}}}', "body.place"],
+    ['{"place": {"$point": {"srid": 9157, "x": 0, "y": 0}}}', "body.place"],
+    ['{"blob": {"$bytes": "AAEC/w"}}', "body.blob"],
+    ['{"two": {"$date": "2026-12-05", "$int": "1"}}', "body.two"],
+    ['{"what": {"$uuid": "x"}}', "body.what"],
+    ['{"list": [1, {"$float": "2"}]}', "body.list.0"],
+    ['{"list": [{"$date": "2026-12-05"}, "2026-12-05"]}', "body.list.1"],
+    ['{"list": [{"$bytes": "AA=="}]}', "body.list.0"],
+    ['{"list": [[1]]}', "body.list.0"],
+  ];
+  for (const [body, field] of cases) {
+    const response = await app.request("/v1/graph/nodes/Feature/a", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const problem = await problemOf(response);
+    assert.equal(response.status, 400, body);
+    assert.equal(problem.field, field, body);
+  }
   assert.equal((await call(app, "GET", "/nodes/Feature/a")).status, 404);
 });
 
@@ -372,7 +437,13 @@ Deno.test("neighbors answers nodes within depth with their distance", SANITIZED,
     [["b", 1], ["c", 2]],
   );
   assert.deepEqual(any.body.neighbors, [
-    { label: "WorkPackage", id: "w", properties: { points: 3 }, distance: 1 },
+    {
+      label: "WorkPackage",
+      labels: ["WorkPackage"],
+      id: "w",
+      properties: { points: 3 },
+      distance: 1,
+    },
   ]);
 });
 

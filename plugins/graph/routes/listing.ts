@@ -47,7 +47,7 @@ export function listingScope(label: string): string {
   return `graph.nodes:${label}`;
 }
 
-/** The last id of the previous page, from its cursor; 400 `graph.cursor_invalid` otherwise. */
+/** The position after the previous page, from its cursor; 400 `graph.cursor_invalid` otherwise. */
 export function positionOf(
   cursor: string,
   scope: string,
@@ -60,7 +60,10 @@ export function positionOf(
     if (!(error instanceof CursorError)) throw error;
     throw cursorInvalid(error.message, error);
   }
-  if (!s.Id.safeParse(position).success) {
+  // A node id, or (on Neo4j) an integer id or elementId position after its `#i:`/`#e:` prefix.
+  const valid = typeof position === "string" &&
+    (s.Id.safeParse(position).success || /^#[ie]:[A-Za-z0-9:._-]{1,256}$/.test(position));
+  if (!valid) {
     throw cursorInvalid("The cursor is not one this API returned");
   }
   return position as string;

@@ -4,7 +4,7 @@ import type { PluginRoutes } from "../../../core/http_env.ts";
 import { jsonResponse as json, problemResponse as problem } from "../../../core/openapi.ts";
 import type { GraphDriver } from "../driver.ts";
 import { graphError } from "../errors.ts";
-import { GraphEdgeSchema, GraphNodeSchema } from "../schemas.ts";
+import { GraphEdgeSchema, GraphNodeSchema, NodeIdSchema } from "../schemas.ts";
 import { type GraphResourceOptions, TAGS } from "./options.ts";
 import { inRequest, nodeNotFound } from "./request_errors.ts";
 
@@ -14,7 +14,7 @@ const PathSchema = z.object({
   nodes: z.array(GraphNodeSchema),
   relationships: z.array(GraphEdgeSchema),
 }).openapi("GraphPath");
-const RefSchema = z.object({ label: z.string(), id: z.string() });
+const RefSchema = z.object({ label: z.string(), id: NodeIdSchema });
 
 /** Registers `GET /nodes/{label}/{id}/neighbors` on `app`. */
 export function registerNeighborRoutes(
