@@ -4,13 +4,13 @@
  * process memory kept durable in an SQLite file under the data directory.
  * Its exports offer the same operations to other plugins, and `rateLimit` to the core.
  */
+import { lazyDriver } from "../../core/lazy.ts";
 import { defineBackend, definePlugin, provide } from "../../core/plugin.ts";
 import { RATE_LIMIT_STORE } from "../../core/rate_limit.ts";
 import { KEY_VALUE } from "./capability.ts";
 import { bodyLimitOf, MemoryCacheConfig, RedisCacheConfig, SqliteCacheConfig } from "./config.ts";
-import { apiOf, type CacheApi, type CacheDriver } from "./driver.ts";
+import { apiOf, type CacheApi, type CacheDriver, type CacheFeature } from "./driver.ts";
 import { MemoryCache, memoryCacheOptions } from "./memory.ts";
-import { RedisCache, redisCacheOptions } from "./redis.ts";
 import { SqliteCache } from "./sqlite.ts";
 import { cacheRoutes } from "./routes.ts";
 import { routeLimitsOf } from "./schemas.ts";
@@ -27,7 +27,15 @@ export const cachePlugin = definePlugin({
     redis: defineBackend({
       config: RedisCacheConfig,
       system: "redis",
-      create: (ctx): CacheDriver => new RedisCache(redisCacheOptions(ctx)),
+      // ioredis loads only when a Redis cache connects (core/lazy.ts).
+      create: (ctx): CacheDriver =>
+        lazyDriver<CacheDriver>({
+          load: async () => {
+            const { RedisCache, redisCacheOptions } = await import("./redis.ts");
+            return new RedisCache(redisCacheOptions(ctx));
+          },
+          known: { backend: "redis", features: new Set<CacheFeature>(["shared"]) },
+        }),
     }),
     memory: defineBackend({
       config: MemoryCacheConfig,

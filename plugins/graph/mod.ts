@@ -3,6 +3,7 @@
  * embedded graph recorded in SQLite, or on a throwaway in-memory one. It answers what dependency graphs ask: what X depends on, what it
  * blocks, the path from A to B, whether an edge would close a cycle.
  */
+import { lazyDriver } from "../../core/lazy.ts";
 import { defineBackend, definePlugin } from "../../core/plugin.ts";
 import {
   graphRoutesOptions,
@@ -13,9 +14,8 @@ import {
   SqliteGraphConfig,
   sqliteGraphOptions,
 } from "./config.ts";
-import type { GraphDriver } from "./driver.ts";
+import type { GraphDriver, GraphFeature } from "./driver.ts";
 import { MemoryGraph } from "./memory.ts";
-import { Neo4jGraph } from "./neo4j.ts";
 import { SqliteGraph } from "./sqlite.ts";
 import { graphRoutes } from "./routes.ts";
 
@@ -28,7 +28,13 @@ export const graphPlugin = definePlugin({
     neo4j: defineBackend({
       config: Neo4jGraphConfig,
       system: "neo4j",
-      create: (ctx): GraphDriver => new Neo4jGraph(neo4jGraphOptions(ctx.config, ctx.log)),
+      // neo4j-driver loads only when a Neo4j instance connects (core/lazy.ts).
+      create: (ctx): GraphDriver =>
+        lazyDriver<GraphDriver>({
+          load: async () =>
+            new (await import("./neo4j.ts")).Neo4jGraph(neo4jGraphOptions(ctx.config, ctx.log)),
+          known: { features: new Set<GraphFeature>(["cypher"]) },
+        }),
     }),
     sqlite: defineBackend({
       config: SqliteGraphConfig,

@@ -5,12 +5,12 @@
  * publish, follow subjects as server-sent events, pull from durable consumers and ack by token,
  * and make requests. Its exports give other plugins the same driver.
  */
+import { lazyDriver } from "../../core/lazy.ts";
 import { defineBackend, definePlugin } from "../../core/plugin.ts";
 import * as config from "./config.ts";
-import type { MessagingDriver } from "./driver.ts";
+import type { MessagingDriver, MessagingFeature } from "./driver.ts";
 import { MemoryMessaging } from "./memory.ts";
 import { meteredDriver } from "./metered.ts";
-import { NatsMessaging } from "./nats.ts";
 import { SqliteMessaging } from "./sqlite.ts";
 import { messagingRoutes, routeOptions } from "./routes.ts";
 
@@ -26,7 +26,16 @@ export const messagingPlugin = definePlugin({
     nats: defineBackend({
       config: config.NatsMessagingConfig,
       system: "nats",
-      create: (ctx) => meteredDriver(new NatsMessaging(config.natsOptions(ctx)), ctx.metrics),
+      // The NATS client loads only when a NATS instance connects (core/lazy.ts).
+      create: (ctx) =>
+        meteredDriver(
+          lazyDriver<MessagingDriver>({
+            load: async () =>
+              new (await import("./nats.ts")).NatsMessaging(config.natsOptions(ctx)),
+            known: { backend: "nats", features: new Set<MessagingFeature>(["persistence"]) },
+          }),
+          ctx.metrics,
+        ),
     }),
     sqlite: defineBackend({
       config: config.SqliteMessagingConfig,
