@@ -3,6 +3,8 @@
  * schema of their plugin type (see `core/config.ts`), after the fields every block shares.
  */
 import { z } from "zod";
+import { CidrSchema } from "./client_ip.ts";
+import { CorsConfig } from "./cors.ts";
 import { duration, size } from "./units.ts";
 
 /** Instance names become URL segments and log fields, so they are kept plain. */
@@ -52,6 +54,14 @@ export const ServerConfig = z.strictObject({
   /** Deepest nesting of arrays and objects accepted in a JSON request body. */
   maxJsonDepth: z.number().int().min(1).max(1_000).default(64),
   rateLimit: RateLimitConfig.optional(),
+  /**
+   * Proxies (CIDRs or addresses) whose `X-Forwarded-For` is believed: the client is then the
+   * rightmost address in it that is not one of them (for `rateLimit.by: ip` and the access log).
+   * Empty (the default): the header is ignored and the client is the connection's peer.
+   */
+  trustedProxies: z.array(CidrSchema).max(100).default([]),
+  /** Browser origins allowed to call edgebox (CORS); left out, no CORS headers are sent. */
+  cors: CorsConfig.optional(),
   /**
    * Where embedded backends keep their data (one SQLite file per instance, locked against a
    * second edgebox). Left out: `EDGEBOX_DATA_DIR`, else `./data`; relative to the working
