@@ -15,7 +15,7 @@ import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
 import type { Context } from "hono";
 import { logAccess } from "./access_log.ts";
-import { apiKeyAuthenticator } from "./auth.ts";
+import { apiKeyAuthenticator, authEnabled } from "./auth.ts";
 import { clientIpResolver } from "./client_ip.ts";
 import { createCors } from "./cors.ts";
 import type { EdgeboxConfig } from "./config.ts";
@@ -25,6 +25,7 @@ import type { AppEnv, Principal, RequestContext } from "./http_env.ts";
 import type { Lifecycle, ManagedPlugin } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { docsPage } from "./docs_page.ts";
+import { declareSecurity } from "./openapi.ts";
 import { createMountGuard } from "./mount_guard.ts";
 import { mountTable } from "./mounts.ts";
 import { type GuardedBody, StallWatch } from "./request_body.ts";
@@ -278,14 +279,18 @@ export function createApp(options: AppOptions): EdgeboxApp {
   });
   let spec: unknown;
   const openapi = () =>
-    spec ??= app.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: {
-        title: "edgebox",
-        version: VERSION,
-        description: "Plugin routes live under /v1/<instance>",
-      },
-    });
+    spec ??= declareSecurity(
+      app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "edgebox",
+          version: VERSION,
+          description: "Plugin routes live under /v1/<instance>",
+        },
+      }),
+      (method, path) =>
+        authEnabled(config.auth) ? scopeFor(method, path, rootScopes, routeScopes) : undefined,
+    );
   app.get("/openapi.json", (c) => c.json(openapi()));
   app.get("/docs", (c) => c.html(docsPage(openapi())));
 

@@ -25,3 +25,31 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 export function problemResponse(description: string) {
   return { description, content: { "application/problem+json": { schema: ProblemSchema } } };
 }
+
+type OpenApiDocument = { paths?: Record<string, Record<string, Record<string, unknown>>> };
+
+const HTTP_METHODS = new Set(["get", "head", "post", "put", "patch", "delete", "options"]);
+
+/**
+ * Declares on every operation of `doc` what calling it takes, as the server enforces it:
+ * `security: [{ apiKey: [] }]` and the scope (`x-required-scope`) where a key is needed, an
+ * empty `security` on public routes. `scopeOf` is the server's own rule, so the document cannot
+ * claim less than the server asks.
+ */
+export function declareSecurity<T>(
+  doc: T,
+  scopeOf: (method: string, path: string) => string | undefined,
+): T {
+  const paths = (doc as OpenApiDocument).paths ?? {};
+  for (const [template, operations] of Object.entries(paths)) {
+    // `/v1/cache/keys/{key}` -> `/v1/cache/keys/key`: scopes depend on the instance and method.
+    const path = template.replace(/\{([^}]+)\}/g, "$1");
+    for (const [method, operation] of Object.entries(operations)) {
+      if (!HTTP_METHODS.has(method)) continue;
+      const scope = scopeOf(method.toUpperCase(), path);
+      operation.security = scope === undefined ? [] : [{ apiKey: [] }];
+      if (scope !== undefined) operation["x-required-scope"] = scope;
+    }
+  }
+  return doc;
+}

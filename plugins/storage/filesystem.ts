@@ -66,8 +66,13 @@ export interface FilesystemStorageOptions {
   maxKeyLength: number;
   /** Signing of presigned URLs. */
   presign: {
-    /** Signing key; left out, a random one is made (URLs then die with the process). */
+    /**
+     * Signing key; left out, the key kept in `keyFile` (made at the first connect), else a
+     * random one (URLs then die with the process).
+     */
     secret?: Uint8Array<ArrayBuffer>;
+    /** Where a generated key is kept across restarts (`<root>/presign.key`, mode 0600). */
+    keyFile?: string;
     /** The instance name, so a URL for one instance fails on another. */
     scope: string;
     /** Clock in epoch milliseconds, for tests. */
@@ -196,7 +201,8 @@ export class FilesystemStorage implements StorageDriver {
   readonly #claim: (() => void) | undefined;
   readonly #maxObjectSize: number;
   readonly #maxKeyLength: number;
-  readonly #signer: UrlSigner;
+  #signer: UrlSigner;
+  readonly #presign: FilesystemStorageOptions["presign"];
   readonly #locks = new KeyedLock();
   #swept = false;
   #closed = false;
@@ -210,11 +216,30 @@ export class FilesystemStorage implements StorageDriver {
     this.#claim = options.claim;
     this.#maxObjectSize = options.maxObjectSize;
     this.#maxKeyLength = options.maxKeyLength;
-    this.#signer = new UrlSigner({
-      secret: options.presign.secret ?? crypto.getRandomValues(new Uint8Array(32)),
-      scope: options.presign.scope,
-      ...(options.presign.now ? { now: options.presign.now } : {}),
-    });
+    this.#presign = options.presign;
+    this.#signer = this.#signerWith(
+      options.presign.secret ?? crypto.getRandomValues(new Uint8Array(32)),
+    );
+  }
+
+  #signerWith(secret: Uint8Array<ArrayBuffer>): UrlSigner {
+    const { scope, now } = this.#presign;
+    return new UrlSigner({ secret, scope, ...(now ? { now } : {}) });
+  }
+
+  /** The signing key kept in `keyFile`, made on first use: presigned URLs survive restarts. */
+  async #persistedKey(file: string): Promise<Uint8Array<ArrayBuffer>> {
+    try {
+      const key = await Deno.readFile(file);
+      if (key.length >= 32) return new Uint8Array(key);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const tmp = `${file}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeFile(tmp, key, { mode: 0o600 });
+    await Deno.rename(tmp, file);
+    return key;
   }
 
   async connect(): Promise<void> {
@@ -231,6 +256,9 @@ export class FilesystemStorage implements StorageDriver {
           await Deno.remove(join(this.#tmp, entry.name), { recursive: true });
         }
         this.#swept = true;
+      }
+      if (this.#presign.secret === undefined && this.#presign.keyFile !== undefined) {
+        this.#signer = this.#signerWith(await this.#persistedKey(this.#presign.keyFile));
       }
     } catch (error) {
       throw this.#failure(error, `prepare storage root "${this.#root}"`);
@@ -673,14 +701,17 @@ export function filesystemStorageOptions(
   scope: string,
   dataDir: DataDir,
 ): FilesystemStorageOptions {
+  const root = config.root ?? join(dataDir.path, scope);
   return {
-    root: config.root ?? join(dataDir.path, scope),
+    root,
     ...(config.root === undefined ? { claim: () => void dataDir.file(scope) } : {}),
     fsync: config.fsync,
     maxObjectSize: config.maxObjectSize,
     maxKeyLength: config.maxKeyLength,
     presign: {
-      ...(config.presignSecret ? { secret: new TextEncoder().encode(config.presignSecret) } : {}),
+      ...(config.presignSecret
+        ? { secret: new TextEncoder().encode(config.presignSecret) }
+        : { keyFile: join(root, "presign.key") }),
       scope,
     },
   };
@@ -691,11 +722,7 @@ export const filesystemBackend = defineBackend({
   config: FilesystemStorageConfig,
   system: "filesystem",
   create(ctx): StorageDriver {
-    if (!ctx.config.presignSecret) {
-      ctx.log.warn(
-        "presignSecret is not set: presigned URLs are signed with a per-process key and stop working when edgebox restarts",
-      );
-    }
+    // Without presignSecret the key is generated once and kept in the storage root.
     return new FilesystemStorage(filesystemStorageOptions(ctx.config, ctx.name, ctx.dataDir));
   },
 });
