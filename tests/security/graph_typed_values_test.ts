@@ -141,7 +141,12 @@ Deno.test("every malformed typed object is 400 naming the property", SANITIZED, 
       const problem = await problemOf(response);
 
       assert.equal(response.status, 400);
-      assert.equal(problem.field, inList ? "body.bad.0" : "body.bad");
+      // The strict JSON reader may name a number inside it (`body.bad.$point.y`) first.
+      const field = inList ? "body.bad.0" : "body.bad";
+      assert.ok(
+        problem.field === field || String(problem.field).startsWith(`${field}.`),
+        `${problem.field} names ${field}`,
+      );
       const read = await app.request("/v1/graph/nodes/Prop/bad");
       await read.body?.cancel();
       assert.equal(read.status, 404);
