@@ -200,6 +200,16 @@ export class Reloader<App> {
     let next: EdgeboxConfig;
     try {
       text = await this.#source.read();
+      if (text.split("\n").every((line) => /^\s*(#.*)?$/.test(line))) {
+        // Half-written by an editor, most likely: an empty config would stop every plugin.
+        const issue = {
+          path: [],
+          line: 1,
+          col: 1,
+          message: "The config is empty; nothing changed",
+        };
+        return this.#rejected(400, "core.config_invalid", [issue], "The config file is empty");
+      }
       next = parseConfig(text, { file, registry: this.#registry });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
