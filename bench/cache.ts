@@ -67,6 +67,7 @@ import { Redis } from "ioredis";
 const [port, url, prefix] = process.argv.slice(2);
 const redis = new Redis(url);
 const app = Fastify({ logger: false });
+app.get("/health", () => ({ status: "ok" }));
 
 app.get("/keys/:key", async (request, reply) => {
   const name = prefix + request.params.key;
@@ -141,7 +142,7 @@ async function atRate(url: string, rate: number): Promise<LoadResult> {
 /** `GET` with ioredis directly, `connections` at a time in a closed loop. */
 async function direct(seconds: number): Promise<LoadResult> {
   const redis = new Redis(redisUrl);
-  const name = prefix + KEY;
+  const name = `${prefix}peer:${KEY}`;
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
   const worker = async () => {
@@ -162,22 +163,28 @@ async function direct(seconds: number): Promise<LoadResult> {
   };
 }
 
-/** Starts a server, waits for `url`, warms it up, runs `measure`, stops it. */
+/** Starts a server, waits for `up`, runs `prepare`, warms `url` up, runs `measure`, stops it. */
 function withWarmServer<T>(
   command: string,
   args: string[],
   url: string,
   measure: () => Promise<T>,
+  prepare?: () => Promise<void>,
 ): Promise<T> {
   // edgebox still writes its access log; only the terminal is spared
-  return withServer(command, args, url, { env: { NO_COLOR: "1" } }, async () => {
+  const up = `${new URL(url).origin}/health`;
+  return withServer(command, args, up, { env: { NO_COLOR: "1" } }, async () => {
+    await prepare?.();
     await wrk(url, 2); // warm-up: JIT, connection pools, script cache
     return await measure();
   });
 }
 
+// The peers read a plain string (what a user would store); edgebox writes its own key through
+// its PUT (one Redis hash, read back with one HGETALL: redis_layout.ts), in each server's start.
+const value = "x".repeat(valueSize);
 const seed = new Redis(redisUrl);
-await seed.set(prefix + KEY, "x".repeat(valueSize), "EX", 3_600);
+await seed.set(`${prefix}peer:${KEY}`, value, "EX", 3_600);
 const fastifyServer = await prepareFastify();
 const self = new URL(import.meta.url).pathname;
 
@@ -193,6 +200,11 @@ const targets = {
           ["run", "-A", self, "serve", String(port), redisUrl, prefix],
           url,
           measure,
+          async () => {
+            const response = await fetch(url, { method: "PUT", body: value });
+            await response.body?.cancel();
+            if (!response.ok) throw new Error(`PUT ${url} answered ${response.status}`);
+          },
         ),
     };
   },
@@ -202,7 +214,12 @@ const targets = {
     return {
       url,
       start: (measure: () => Promise<LoadResult>) =>
-        withWarmServer("node", [fastifyServer, String(port), redisUrl, prefix], url, measure),
+        withWarmServer(
+          "node",
+          [fastifyServer, String(port), redisUrl, `${prefix}peer:`],
+          url,
+          measure,
+        ),
     };
   },
 };
@@ -242,7 +259,7 @@ try {
     }
   }
 } finally {
-  await seed.del(prefix + KEY);
+  await seed.del(prefix + KEY, `${prefix}peer:${KEY}`);
   await seed.quit();
 }
 

@@ -9,23 +9,26 @@
  *   with edgebox's p99 at half its own maximum rate.
  * - A 100 MiB upload and download on MinIO against the AWS SDK (bench/storage.ts), with
  *   edgebox's peak RSS growth during the upload.
+ * - Start-up: exec to `/ready` and idle RSS, built-in config and echo only, against bare
+ *   `Deno.serve` (bench/startup.ts).
  *
  * Needs wrk, Node + npm (Fastify's packages go to BENCH_PEERS_DIR, outside the repo), Redis
  * (REDIS_URL), NATS (NATS_URL) and MinIO (S3_ENDPOINT); a section whose service is missing is
  * reported as skipped. Tune with BENCH_DURATION (seconds per route and round, default 8),
  * BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3), BENCH_SECTIONS (comma-separated of
- * routes, publish, storage; default all). Ratios are measured in this run; never compare figures
+ * routes, publish, storage, startup; default all). Ratios are measured in this run; never compare figures
  * across machines.
  */
 import { parseArgs } from "node:util";
 import type { LoadResult } from "./_load.ts";
 import { benchPublish, type PublishFigures } from "./messaging.ts";
 import { benchRoutes, type RouteFigures } from "./routes.ts";
+import { benchStartup, type StartupFigures } from "./startup.ts";
 import { benchStorage, type StorageFigures } from "./storage.ts";
 
 const env = (name: string, fallback: string) => Deno.env.get(name) ?? fallback;
 const { values } = parseArgs({ args: Deno.args, options: { json: { type: "string" } } });
-const sections = new Set(env("BENCH_SECTIONS", "routes,publish,storage").split(","));
+const sections = new Set(env("BENCH_SECTIONS", "routes,publish,storage,startup").split(","));
 
 /** Every figure of the run, as written by `--json`. */
 interface BenchReport {
@@ -33,6 +36,7 @@ interface BenchReport {
   routes?: RouteFigures[] | undefined;
   publish?: PublishFigures | undefined;
   storage?: StorageFigures | undefined;
+  startup?: Record<string, StartupFigures> | undefined;
   skipped: Record<string, string>;
 }
 
@@ -61,6 +65,10 @@ report.routes = await section("routes", () =>
   }));
 report.publish = await section("publish", benchPublish);
 report.storage = await section("storage", benchStorage);
+report.startup = await section(
+  "startup",
+  () => benchStartup(Number(env("BENCH_STARTUP_RUNS", "5"))),
+);
 
 const k = (rps: number) => rps >= 1000 ? `${(rps / 1000).toFixed(1)}k` : rps.toFixed(0);
 const load = (r: LoadResult) => `${k(r.rps)}/s, p99 ${r.p99Ms.toFixed(1)} ms`;
@@ -98,6 +106,23 @@ if (report.storage) {
       "",
       "",
       `AWS SDK ${rate(t.sdkSeconds)} (${(t.sdkSeconds / t.edgeboxSeconds).toFixed(2)}x)`,
+    ]);
+  }
+}
+if (report.startup) {
+  const deno = report.startup["bare Deno.serve"];
+  for (const [name, figures] of Object.entries(report.startup)) {
+    if (name === "bare Deno.serve") continue;
+    rows.push([
+      `start-up, ${name}`,
+      `ready in ${figures.readyMs.toFixed(0)} ms, idle RSS ${
+        (figures.rssBytes / 2 ** 20).toFixed(0)
+      } MiB`,
+      "",
+      "",
+      deno
+        ? `Deno.serve ${deno.readyMs.toFixed(0)} ms, ${(deno.rssBytes / 2 ** 20).toFixed(0)} MiB`
+        : "",
     ]);
   }
 }
