@@ -227,14 +227,17 @@ Deno.test("a reload under load changes settings, adds and removes instances and 
 });
 
 Deno.test("a bad reload keeps the old config serving and its answer names the problems", async () => {
+  const path = await Deno.makeTempDir();
   await using storage = {
-    path: await Deno.makeTempDir(),
-    [Symbol.asyncDispose]: () => Promise.resolve(),
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   };
   const good = config({ storageRoot: storage.path });
   await using served = await start(good);
   const { url } = served.edgebox;
-  assert.equal((await admin(url, "/v1/cache/keys/kept", { method: "PUT", body: "1" })).status, 201);
+  const put = await admin(url, "/v1/cache/keys/kept", { method: "PUT", body: "1" });
+  await put.body?.cancel();
+  assert.equal(put.status, 201);
 
   // A syntax error, then an unknown key: 400, with the lines `edgebox check` prints.
   await Deno.writeTextFile(served.file, good.replace("plugins:", "plugins: [\n"));

@@ -110,7 +110,7 @@ Deno.test(
       method: "PUT",
       headers: { "content-type": "application/json" },
       body:
-        '{"big": 9007199254740991, "neg": -9007199254740991, "f": 1.5e300, "t": "\\ud83d\\ude00 日本 \u05d0"}',
+        '{"big": 9007199254740991, "neg": -9007199254740991, "f": 1.25e-300, "t": "\\ud83d\\ude00 日本 \u05d0"}',
     });
     const node = await response.json();
     assert.equal(response.status, 201, JSON.stringify(node));
