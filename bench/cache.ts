@@ -172,7 +172,8 @@ function withWarmServer<T>(
   prepare?: () => Promise<void>,
 ): Promise<T> {
   // edgebox still writes its access log; only the terminal is spared
-  const up = `${new URL(url).origin}/health`;
+  // edgebox's cache connects after it listens: /ready, not /health, says it can serve
+  const up = `${new URL(url).origin}${prepare ? "/ready" : "/health"}`;
   return withServer(command, args, up, { env: { NO_COLOR: "1" } }, async () => {
     await prepare?.();
     await wrk(url, 2); // warm-up: JIT, connection pools, script cache

@@ -61,6 +61,8 @@ const root = new URL("..", import.meta.url).pathname;
 interface Target {
   name: string;
   routes: RouteName[];
+  /** The path that answers 200 once it can serve (default `/health`). */
+  ready?: string;
   /** Command and arguments for a port. */
   command(port: number): [string, string[]];
   /** Work once it answers, before the warm-up (edgebox: write its cache key). */
@@ -93,6 +95,7 @@ export async function benchRoutes(options: RouteBenchOptions): Promise<RouteFigu
     {
       name: "edgebox",
       routes: ["health", "echo", "cache"],
+      ready: "/ready", // its cache connects after it listens
       command: (port) => [Deno.execPath(), [
         "run",
         "-A",
@@ -146,7 +149,7 @@ export async function benchRoutes(options: RouteBenchOptions): Promise<RouteFigu
         await withServer(
           command,
           args,
-          `${origin}/health`,
+          `${origin}${target.ready ?? "/health"}`,
           { env: { NO_COLOR: "1" } },
           async () => {
             await target.prepare?.(origin);
