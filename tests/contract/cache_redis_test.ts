@@ -11,11 +11,11 @@ import { decodeListCursor, listingScope } from "../../plugins/cache/cursor.ts";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { RedisCache, type RedisCacheOptions } from "../../plugins/cache/redis.ts";
 import { configYaml, openApp, SANITIZED, waitFor } from "../_helpers.ts";
-import { realService, servicesRequired, unreachable } from "./_services.ts";
+import { realService } from "./_services.ts";
+import { freePort, OwnRedis, ownRedisTest } from "./_own_redis.ts";
 import { CONTRACT_LIMITS, runCacheContract } from "./cache_contract.ts";
 
 const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-const redisServer = Deno.env.get("REDIS_SERVER_BIN") ?? "redis-server";
 
 function options(at: string, overrides: Partial<RedisCacheOptions> = {}): RedisCacheOptions {
   return {
@@ -238,14 +238,6 @@ if (redisUp) {
   );
 }
 
-/** A port nothing listens on: bound, then released. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 Deno.test(
   "redis cache: connect to a dead port fails fast with unavailable",
   SANITIZED,
@@ -273,65 +265,9 @@ Deno.test(
   },
 );
 
-/** A redis-server of this test's own, on a port of its own, that can be killed and restarted. */
-class OwnRedis implements AsyncDisposable {
-  readonly port = freePort();
-  readonly url = `redis://127.0.0.1:${this.port}`;
-  readonly #dir = Deno.makeTempDirSync({ prefix: "edgebox-cache-redis-" });
-  #child: Deno.ChildProcess | undefined;
-
-  async start(): Promise<void> {
-    this.#child = new Deno.Command(redisServer, {
-      args: [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-      ],
-      stdout: "null",
-      stderr: "null",
-      cwd: this.#dir,
-    }).spawn();
-    await waitFor(
-      async () => await unreachable(this.url, this.port) === undefined,
-      "redis-server to listen",
-    );
-  }
-
-  async kill(): Promise<void> {
-    this.#child?.kill("SIGKILL");
-    await this.#child?.status;
-    this.#child = undefined;
-  }
-
-  signal(signal: Deno.Signal): void {
-    this.#child?.kill(signal);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.kill();
-    await Deno.remove(this.#dir, { recursive: true });
-  }
-}
-
-const canSpawn = await new Deno.Command(redisServer, { args: ["--version"], stdout: "null" })
-  .output().then((out) => out.success, () => false);
-
-function outageTest(name: string, fn: () => Promise<void>): void {
-  if (canSpawn) {
-    Deno.test(`redis cache: ${name}`, SANITIZED, fn);
-  } else if (servicesRequired) {
-    Deno.test(`redis cache: ${name} (${redisServer} is required)`, () => {
-      throw new Error(`Cannot run ${redisServer} (EDGEBOX_REQUIRE_SERVICES=1)`);
-    });
-  } else {
-    Deno.test({ name: `redis cache: ${name} (ignored: no ${redisServer})`, ignore: true, fn });
-  }
-}
+/** An outage test against a redis-server of its own. */
+const outageTest = (name: string, fn: () => Promise<void>) =>
+  ownRedisTest("redis cache", name, SANITIZED, fn);
 
 outageTest("a killed server answers unavailable at once, then is reconnected to", async () => {
   await using redis = new OwnRedis();

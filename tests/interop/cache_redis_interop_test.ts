@@ -15,10 +15,10 @@ import { COUNTER_CONTENT_TYPE } from "../../plugins/cache/driver.ts";
 import { cachePlugin } from "../../plugins/cache/mod.ts";
 import { RedisCache } from "../../plugins/cache/redis.ts";
 import { configYaml, openApp, type RunningApp, SANITIZED, stateOf, waitFor } from "../_helpers.ts";
-import { realService, servicesRequired, unreachable } from "../contract/_services.ts";
+import { realService } from "../contract/_services.ts";
+import { OwnRedis, ownRedisTest } from "../contract/_own_redis.ts";
 
 const url = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-const redisServer = Deno.env.get("REDIS_SERVER_BIN") ?? "redis-server";
 const registry = new Map([["cache", cachePlugin]]);
 
 /** The entity tag edgebox must answer, computed here on its own. */
@@ -396,74 +396,11 @@ if (await realService("redis", url, 6379)) {
   );
 }
 
-/** A port nothing listens on: bound, then released. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+/** A test against a redis-server of its own (frozen and thawed). */
+const frozenRedisTest = (name: string, fn: () => Promise<void>) =>
+  ownRedisTest("redis interop", name, SANITIZED, fn);
 
-/** A redis-server of this test's own, on a free port, that can be frozen and thawed. */
-class OwnRedis implements AsyncDisposable {
-  readonly port = freePort();
-  readonly url = `redis://127.0.0.1:${this.port}`;
-  readonly #dir = Deno.makeTempDirSync({ prefix: "edgebox-cache-interop-" });
-  #child: Deno.ChildProcess | undefined;
-
-  async start(): Promise<void> {
-    this.#child = new Deno.Command(redisServer, {
-      args: [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-      ],
-      stdout: "null",
-      stderr: "null",
-      cwd: this.#dir,
-    }).spawn();
-    await waitFor(
-      async () => await unreachable(this.url, this.port) === undefined,
-      "redis-server to listen",
-    );
-  }
-
-  signal(signal: Deno.Signal): void {
-    this.#child?.kill(signal);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#child !== undefined) {
-      this.#child.kill("SIGCONT");
-      this.#child.kill("SIGKILL");
-      await this.#child.status;
-      this.#child = undefined;
-    }
-    await Deno.remove(this.#dir, { recursive: true });
-  }
-}
-
-const canSpawn = await new Deno.Command(redisServer, { args: ["--version"], stdout: "null" })
-  .output().then((out) => out.success, () => false);
-
-function ownRedisTest(name: string, fn: () => Promise<void>): void {
-  if (canSpawn) {
-    Deno.test(`redis interop: ${name}`, SANITIZED, fn);
-  } else if (servicesRequired) {
-    Deno.test(`redis interop: ${name} (${redisServer} is required)`, () => {
-      throw new Error(`Cannot run ${redisServer} (EDGEBOX_REQUIRE_SERVICES=1)`);
-    });
-  } else {
-    Deno.test({ name: `redis interop: ${name} (ignored: no ${redisServer})`, ignore: true, fn });
-  }
-}
-
-ownRedisTest(
+frozenRedisTest(
   "a frozen Redis makes ping not ready within commandTimeout; ready after SIGCONT",
   async () => {
     await using redis = new OwnRedis();
@@ -493,7 +430,7 @@ ownRedisTest(
   },
 );
 
-ownRedisTest(
+frozenRedisTest(
   "a frozen Redis turns the plugin degraded and /ready 503, then ready again",
   async () => {
     await using redis = new OwnRedis();
