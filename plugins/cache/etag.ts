@@ -1,9 +1,11 @@
 /**
- * Entity tags of cache values (RFC 9110 section 8.8.3), derived from the content so nothing
- * extra is stored: the SHA-1 of the content type, a newline and the value's bytes, in hex and
- * quoted. A content type is printable ASCII, so the newline cannot be part of it and two
- * different (content type, value) pairs never hash the same input. The Redis scripts compute the
- * same tag with `redis.sha1hex` (see redis_scripts.ts); both must change together.
+ * Entity tags of cache values (RFC 9110 section 8.8.3), derived from the content: the SHA-1 of
+ * the content type, a newline and the value's bytes, in hex and quoted. A content type is
+ * printable ASCII, so the newline cannot be part of it and two different (content type, value)
+ * pairs never hash the same input. On Redis the driver stores the tag it computed on write in the
+ * entry's `e` field (so a GET does not hash), and the scripts compute the same tag with
+ * `redis.sha1hex` when it is missing (see redis_layout.ts, redis_scripts.ts); all must change
+ * together.
  */
 import { createHash } from "node:crypto";
 
