@@ -30,6 +30,7 @@ export {
   provide,
   type Requirement,
 } from "./core/plugin.ts";
+export { lazyPlugin, type LazyPluginDeclaration } from "./core/lazy_plugin.ts";
 export {
   coreError,
   defineErrors,

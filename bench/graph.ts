@@ -110,6 +110,7 @@ async function serve(block: Record<string, unknown>) {
   const registry = new Map([["graph", graphPlugin]]);
   const config = parseConfig(yaml, { file: "bench.yaml", registry, env: () => undefined });
   const log = createLogger({ write: () => {}, format: "json" });
+  await graphPlugin.load?.();
   const lifecycle = new Lifecycle(config, { registry, log });
   await lifecycle.start();
   const app = createApp({ config, lifecycle, log });

@@ -133,6 +133,12 @@ export interface PluginDefinition<
   provides?: readonly Provision[];
   /** Builds one instance; must not do I/O (that belongs in `start`). */
   create(ctx: PluginContext<z.output<Schema>>): PluginInstance<Exports>;
+  /**
+   * Loads what `create` needs, when the definition is a light stand-in for modules that load
+   * on demand (`lazyPlugin`, in `core/lazy_plugin.ts`). The core awaits it before
+   * it creates the first instance of the type; without it, everything is loaded already.
+   */
+  load?(): Promise<void>;
 }
 
 /**
@@ -270,20 +276,25 @@ export function definePlugin(
     : declaration as PluginDefinition;
 }
 
+/**
+ * The config schema of a plugin type with backends: the one backend's block, or the union of
+ * the blocks over their `backend` field.
+ */
+export function backendsConfig(blocks: readonly z.ZodType[]): z.ZodType {
+  const schemas = blocks as unknown as [z.ZodObject, ...z.ZodObject[]];
+  return schemas.length === 1 ? schemas[0] : z.discriminatedUnion("backend", schemas);
+}
+
 /** Compiles a backend declaration into the lifecycle's contract. */
 function fromBackends(declaration: BackendPluginDeclaration<Backends, unknown>): PluginDefinition {
   const entries = Object.entries(declaration.backends);
   if (entries.length === 0) {
     throw new TypeError(`Plugin type "${declaration.type}" declares no backends`);
   }
-  const schemas = entries.map(([, backend]) => backend.config) as unknown as [
-    z.ZodObject,
-    ...z.ZodObject[],
-  ];
   return {
     type: declaration.type,
     description: declaration.description,
-    config: schemas.length === 1 ? schemas[0] : z.discriminatedUnion("backend", schemas),
+    config: backendsConfig(entries.map(([, backend]) => backend.config)),
     backends: entries.map(([name]) => name),
     requires: declaration.requires ?? [],
     provides: declaration.provides ?? [],

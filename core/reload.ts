@@ -21,6 +21,7 @@ import {
   parseConfig,
 } from "./config.ts";
 import { parseSource } from "./config_source.ts";
+import { enabledTypes, loadPlugins } from "./lazy_plugin.ts";
 import type { Lifecycle, ManagedPlugin } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import type { PluginRegistry } from "./plugin.ts";
@@ -233,6 +234,9 @@ export class Reloader<App> {
       })),
       registry: this.#registry,
     });
+    // A type the reload enables for the first time loads its implementation now; a module
+    // that fails to load is a bug, answered by #reloadLogged with the serving config kept.
+    await loadPlugins(this.#registry, enabledTypes(next));
     if (plan.refusals.length) {
       const at = located(text);
       return this.#rejected(

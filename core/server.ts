@@ -7,6 +7,7 @@
 import { createApp, type EdgeboxApp, rateLimitStore } from "./app.ts";
 import { authEnabled, authRefusal } from "./auth.ts";
 import type { EdgeboxConfig } from "./config.ts";
+import { enabledTypes, loadPlugins } from "./lazy_plugin.ts";
 import { Lifecycle, StartupError } from "./lifecycle.ts";
 import { createLogger, flushLogs, type Logger } from "./log.ts";
 import type { PluginRegistry } from "./plugin.ts";
@@ -54,6 +55,7 @@ export async function serve(config: EdgeboxConfig, options: ServeOptions): Promi
   let shuttingDown = false;
   let lifecycle: Lifecycle;
   try {
+    await loadPlugins(options.registry, enabledTypes(config));
     lifecycle = new Lifecycle(config, { registry: options.registry, log });
   } catch (error) {
     fatal(messageOf(error));

@@ -14,6 +14,7 @@
 import { stringify } from "yaml";
 import { createApp, type EdgeboxApp } from "../core/app.ts";
 import { type EdgeboxConfig, parseConfig } from "../core/config.ts";
+import { enabledTypes, loadPlugins } from "../core/lazy_plugin.ts";
 import { Lifecycle } from "../core/lifecycle.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { type PluginDefinition, registryOf } from "../core/plugin.ts";
@@ -59,6 +60,12 @@ export async function openTestEdgebox(options: TestEdgeboxOptions): Promise<Test
     if (ownDataDir) Deno.removeSync(ownDataDir, { recursive: true });
   };
   const log = options.log ?? createLogger({ write: () => {} });
+  try {
+    await loadPlugins(registry, enabledTypes(config));
+  } catch (error) {
+    removeDataDir();
+    throw error;
+  }
   const lifecycle = new Lifecycle(config, { registry, log });
   const app = createApp({ config, lifecycle, log });
   try {

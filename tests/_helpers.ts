@@ -7,9 +7,15 @@ import { stringify } from "yaml";
 import { createApp, type EdgeboxApp } from "../core/app.ts";
 import { type EdgeboxConfig, parseConfig } from "../core/config.ts";
 import { Lifecycle, type ManagedPlugin } from "../core/lifecycle.ts";
+import { loadPlugins } from "../core/lazy_plugin.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import type { PluginRegistry } from "../core/plugin.ts";
 import { sleep } from "../core/timing.ts";
+import { builtinRegistry } from "../plugins/mod.ts";
+
+// The built-in plugins load their implementations on demand (core/lazy_plugin.ts), before a
+// lifecycle is built; the suites build theirs synchronously, so every one is loaded here, once.
+await loadPlugins(builtinRegistry, builtinRegistry.keys());
 
 /**
  * Options that turn Deno's ops and resources sanitizers on for a test: Deno 2.9 leaves them

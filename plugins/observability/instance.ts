@@ -9,7 +9,7 @@ import type { ObservabilityConfig } from "./config.ts";
 import { type ProcessMetrics, registerProcessMetrics } from "./process_metrics.ts";
 import { PromMetrics } from "./prom_metrics.ts";
 import { logLevelRoutes, metricsRoutes } from "./routes.ts";
-import { Tracing } from "./tracing.ts";
+import type { Tracing } from "./tracing.ts";
 
 /** Builds an instance from its context (no I/O: the tracer and the sampler begin at `start`). */
 export function createObservability(ctx: PluginContext<ObservabilityConfig>): PluginInstance {
@@ -26,14 +26,19 @@ export function createObservability(ctx: PluginContext<ObservabilityConfig>): Pl
   const processMetrics: ProcessMetrics | undefined = metricsConfig.enabled && metricsConfig.process
     ? registerProcessMetrics(registry, { lagInterval: metricsConfig.eventLoopInterval })
     : undefined;
-  const tracing = tracingConfig.enabled
-    ? new Tracing({
+  // The OpenTelemetry SDK loads at start, and only when tracing is on: it costs tens of
+  // milliseconds of start-up that an instance without tracing should not pay.
+  let tracing: Tracing | undefined;
+  const startTracing = async () => {
+    const { Tracing } = await import("./tracing.ts");
+    tracing ??= new Tracing({
       config: tracingConfig,
       log: ctx.log,
       metrics: ctx.metrics,
       ignorePaths: metricsConfig.enabled ? [metricsConfig.path] : [],
-    })
-    : undefined;
+    });
+    tracing.start();
+  };
 
   const untraced = new Set([
     ...tracingConfig.ignorePaths,
@@ -51,9 +56,9 @@ export function createObservability(ctx: PluginContext<ObservabilityConfig>): Pl
       : {}),
     telemetry: {
       ...(metrics ? { metrics } : {}),
-      tracing: tracing !== undefined,
+      tracing: tracingConfig.enabled,
       accessLog: ctx.config.accessLog,
-      ...(tracing
+      ...(tracingConfig.enabled
         ? {
           shouldTrace: (path: string) => !untraced.has(path),
           sampleRatio: tracingConfig.sampleRatio,
@@ -65,9 +70,9 @@ export function createObservability(ctx: PluginContext<ObservabilityConfig>): Pl
       method,
       path,
     ) => (path === "/log-level" && method !== "GET" ? "admin" : undefined),
-    start: () => {
+    start: async () => {
       processMetrics?.start();
-      tracing?.start();
+      if (tracingConfig.enabled) await startTracing();
     },
     ready: () => ({ status: "ready" }),
     stop: async () => {

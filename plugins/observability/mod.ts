@@ -7,15 +7,16 @@
  * with `create`: it hands the core its backends through `telemetry` at create time, and the
  * tracer provider and the event loop sampler begin at `start` and end, flushed, at `stop`.
  */
-import { definePlugin } from "../../core/plugin.ts";
+import { lazyPlugin } from "../../core/lazy_plugin.ts";
 import { ObservabilityConfig } from "./config.ts";
-import { createObservability } from "./instance.ts";
 
-/** The observability plugin definition. */
-export const observabilityPlugin = definePlugin({
+/**
+ * The observability plugin definition; its implementation (`plugin.ts`, prom-client with it)
+ * loads when an instance is enabled.
+ */
+export const observabilityPlugin = lazyPlugin<ObservabilityConfig>({
   type: "observability",
   description: "Prometheus metrics at /metrics, OpenTelemetry traces over OTLP, runtime log level",
   config: ObservabilityConfig,
-  requires: [],
-  create: createObservability,
+  load: async () => (await import("./plugin.ts")).observabilityImplementation,
 });

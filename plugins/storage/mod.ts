@@ -3,38 +3,15 @@
  * directory on local disk. Uploads stream through, so the instance's body limit is the object
  * size limit rather than the server's JSON-sized default.
  */
-import { lazyDriver } from "../../core/lazy.ts";
-import { defineBackend, definePlugin } from "../../core/plugin.ts";
-import { S3StorageConfig } from "./config.ts";
-import type { StorageDriver, StorageFeature } from "./driver.ts";
-import { filesystemBackend } from "./filesystem.ts";
-import { presignedRootRoutes, storageRoutesOptions } from "./mount.ts";
-import { storageRoutes } from "./routes.ts";
+import { lazyPlugin } from "../../core/lazy_plugin.ts";
+import { FilesystemStorageConfig, S3StorageConfig, type StorageConfig } from "./config.ts";
+import type { StorageDriver } from "./driver.ts";
 
-/** The storage plugin definition. */
-export const storagePlugin = definePlugin({
+/** The storage plugin definition; its implementation (`plugin.ts`) loads when an instance is enabled. */
+export const storagePlugin = lazyPlugin<StorageConfig, StorageDriver>({
   type: "storage",
   description:
     "Object storage with streamed uploads and downloads, ranges, listing, copy and presigned URLs",
-  requires: [],
-  backends: {
-    // The AWS SDK loads only when an S3 instance connects (core/lazy.ts).
-    s3: defineBackend({
-      config: S3StorageConfig,
-      system: "s3",
-      create: ({ config }): StorageDriver =>
-        lazyDriver<StorageDriver>({
-          load: async () => {
-            const { S3Storage, s3StorageOptions } = await import("./s3.ts");
-            return new S3Storage(s3StorageOptions(config));
-          },
-          known: { backend: "s3", features: new Set<StorageFeature>(["presign_backend"]) },
-        }),
-    }),
-    filesystem: filesystemBackend,
-  },
-  routes: (driver, ctx) => storageRoutes(driver, storageRoutesOptions(ctx)),
-  api: (driver): StorageDriver => driver,
-  bodyLimit: (config) => config.maxObjectSize,
-  rootRoutes: presignedRootRoutes,
+  config: { s3: S3StorageConfig, filesystem: FilesystemStorageConfig },
+  load: async () => (await import("./plugin.ts")).storageImplementation,
 });

@@ -20,7 +20,8 @@ function durableConfig(dataDir: string): string {
       messaging: {
         backend: "sqlite",
         streams: [{ name: "events", subjects: ["events.>"] }],
-        consumers: [{ stream: "events", name: "audit", ackWait: "30s" }],
+        // The check reads every message without acking: room for all of them in flight.
+        consumers: [{ stream: "events", name: "audit", ackWait: "30s", maxAckPending: 1_000_000 }],
       },
     },
   });

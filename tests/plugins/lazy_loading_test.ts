@@ -12,17 +12,29 @@ import { configYaml, loadConfig, silentLog } from "../_helpers.ts";
 
 const CLIENT_LIBRARIES = /^(ioredis|neo4j-driver|@aws-sdk\/|@nats-io\/)/;
 
-Deno.test("importing the CLI and the built-in plugins evaluates no client library", async () => {
+/** The npm packages a fresh process evaluates to import the CLI and load `types`. */
+async function packagesLoadedFor(types: string[]): Promise<string[]> {
   const probe = new URL("./fixtures/lazy_probe.ts", import.meta.url).pathname;
   const config = new URL("../../deno.json", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", config, probe],
+    args: ["run", "-A", "--config", config, probe, ...types],
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const packages: string[] = JSON.parse(new TextDecoder().decode(out.stdout));
-  // The probe does see CommonJS packages: the observability plugin's prom-client is one.
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+Deno.test("importing the CLI and the built-in plugins evaluates no plugin's dependencies", async () => {
+  const packages = await packagesLoadedFor([]);
+  // The probe does see CommonJS packages: the config reader's yaml is one.
+  assert.ok(packages.includes("yaml"), `the probe saw ${packages.join(", ")}`);
+  assert.ok(!packages.includes("prom-client"), `the probe saw ${packages.join(", ")}`);
+  assert.deepEqual(packages.filter((name) => CLIENT_LIBRARIES.test(name)), []);
+});
+
+Deno.test("loading a plugin type evaluates its own dependencies and no client library", async () => {
+  const packages = await packagesLoadedFor([...builtinRegistry.keys()]);
   assert.ok(packages.includes("prom-client"), `the probe saw ${packages.join(", ")}`);
   assert.deepEqual(packages.filter((name) => CLIENT_LIBRARIES.test(name)), []);
 });
