@@ -3,7 +3,7 @@
  * routes (`/metrics` at the root, `/log-level` under the mount) and the telemetry backends it
  * hands the core.
  */
-import { Registry } from "prom-client";
+import { Registry } from "./prom_client.ts";
 import type { PluginContext, PluginInstance } from "../../core/plugin.ts";
 import type { ObservabilityConfig } from "./config.ts";
 import { type ProcessMetrics, registerProcessMetrics } from "./process_metrics.ts";

@@ -9,9 +9,13 @@
  * nor the compiled binary grants. Resident memory therefore comes from `Deno.memoryUsage()`, and
  * what only `/proc` knows (virtual memory, descriptors, open sockets) is registered only where it
  * can be read: an absent series says "unknown", where a 0 would lie.
+ *
+ * CPU time is counted here too, by the same names: prom-client's collector loads the whole
+ * OpenTelemetry API (for exemplars edgebox does not enable), a dozen milliseconds of start-up,
+ * and counts only from the moment it is registered.
  */
-import { Gauge, Histogram, type Registry } from "prom-client";
-import processCpuTotal from "prom-client/lib/metrics/processCpuTotal.js";
+import process from "node:process";
+import { Counter, Gauge, Histogram, type Registry } from "./prom_client.ts";
 import processStartTime from "prom-client/lib/metrics/processStartTime.js";
 import processOpenFileDescriptors from "prom-client/lib/metrics/processOpenFileDescriptors.js";
 import processMaxFileDescriptors from "prom-client/lib/metrics/processMaxFileDescriptors.js";
@@ -85,6 +89,38 @@ export function registerProcessMetrics(
 
   const lag = new EventLoopLag(registry, options.lagInterval);
   return { start: () => lag.start(), stop: () => lag.stop() };
+}
+
+/**
+ * `process_cpu_user_seconds_total`, `process_cpu_system_seconds_total` and their sum
+ * `process_cpu_seconds_total`, since the process started.
+ */
+function processCpuTotal(registry: Registry): void {
+  let counted = { user: 0, system: 0 };
+  const counter = (name: string, help: string, collect?: () => void) =>
+    new Counter({ name, help, registers: [registry], ...(collect ? { collect } : {}) });
+  // Registered first, so collected first: its collect brings all three up to date.
+  const user = counter(
+    "process_cpu_user_seconds_total",
+    "Total user CPU time spent in seconds.",
+    () => {
+      const now = process.cpuUsage();
+      const userSeconds = (now.user - counted.user) / 1e6;
+      const systemSeconds = (now.system - counted.system) / 1e6;
+      counted = now;
+      user.inc(userSeconds);
+      system.inc(systemSeconds);
+      total.inc(userSeconds + systemSeconds);
+    },
+  );
+  const system = counter(
+    "process_cpu_system_seconds_total",
+    "Total system CPU time spent in seconds.",
+  );
+  const total = counter(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+  );
 }
 
 /** Whether this process may read `path` (Linux, and permission to read `/proc`). */

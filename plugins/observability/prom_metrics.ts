@@ -7,7 +7,7 @@
  * must never break the request that records it, so a conflicting declaration or a bad label is
  * reported once and turns that instrument into a no-op instead of throwing.
  */
-import { Counter, Gauge, type Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, type Histogram, type Registry } from "./prom_client.ts";
 import type {
   Counter as CoreCounter,
   Gauge as CoreGauge,

@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { Registry } from "prom-client";
+import type { Registry } from "./prom_client.ts";
 import { hasScope } from "../../core/auth.ts";
 import type { AppEnv, PluginRoutes } from "../../core/http_env.ts";
 import type { Logger, LogLevel } from "../../core/log.ts";

@@ -5,8 +5,10 @@
  * public; and the prom-client backend deduplicates instruments and bounds series.
  */
 import assert from "node:assert/strict";
+import process from "node:process";
 import { Registry } from "prom-client";
 import { ConfigError } from "../../core/config.ts";
+import { registerProcessMetrics } from "../../plugins/observability/process_metrics.ts";
 import { PromMetrics } from "../../plugins/observability/prom_metrics.ts";
 import { loadConfig, problemOf, SANITIZED, waitFor } from "../_helpers.ts";
 import {
@@ -243,6 +245,21 @@ Deno.test(
     assert.equal(family(families, "nodejs_gc_duration_seconds"), undefined);
   },
 );
+
+Deno.test("CPU time counts from the start of the process, user plus system", async () => {
+  const before = process.cpuUsage();
+  const registry = new Registry();
+  registerProcessMetrics(registry, { lagInterval: 1_000 }); // its sampler is never started
+  const value = async (name: string) =>
+    (await registry.getSingleMetric(name)!.get()).values[0]?.value ?? NaN;
+  // The user counter's collect updates all three; it is collected first, as a scrape does.
+  const user = await value("process_cpu_user_seconds_total");
+  const system = await value("process_cpu_system_seconds_total");
+  const total = await value("process_cpu_seconds_total");
+  assert.ok(user >= before.user / 1e6, `${user}s of user CPU, ${before.user / 1e6}s before`);
+  assert.ok(system >= before.system / 1e6, `${system}s of system CPU`);
+  assert.ok(Math.abs(total - (user + system)) < 1e-9, `${total} = ${user} + ${system}`);
+});
 
 Deno.test("metrics.process false leaves the process metrics out", SANITIZED, async () => {
   await using running = await openObservedApp({
