@@ -66,6 +66,7 @@ import { namePage } from "./name_page.ts";
 import { payloadSize } from "./payload.ts";
 import { resolveStreamSpec } from "./streams.ts";
 import { filterSubsumes, NAME_PATTERN } from "./subjects.ts";
+import { AckWaiters } from "./nats_acks.ts";
 import { PullFetcher } from "./nats_pull.ts";
 import { NatsLiveSubscription, orderedStart } from "./nats_subscription.ts";
 
@@ -130,6 +131,8 @@ interface Connection {
   js: JetStreamClient;
   jsm: JetStreamManager;
   pulls: PullFetcher;
+  /** Publishes awaiting their stream's ack. */
+  acks: AckWaiters;
   /** Ends when the connection closes. */
   watching: Promise<void>;
 }
@@ -234,7 +237,7 @@ export class NatsMessaging implements MessagingDriver {
     message: OutgoingMessage,
     options: PublishOptions = {},
   ): Promise<PubAck> {
-    const { js } = this.#live();
+    const { acks } = this.#live();
     const limit = this.maxPayload();
     const headers = options.msgId === undefined
       ? message.headers
@@ -250,14 +253,7 @@ export class NatsMessaging implements MessagingDriver {
     if (this.#publishing > 0) await this.#nextBatch();
     this.#publishing++;
     try {
-      // The client adds Nats-Msg-Id itself from msgID.
-      const natsHeaders = toHeaders(message.headers);
-      const ack = await js.publish(subject, message.data, {
-        ...(options.msgId === undefined ? {} : { msgID: options.msgId }),
-        ...(natsHeaders ? { headers: natsHeaders } : {}),
-        timeout: this.#options.apiTimeout,
-      });
-      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+      return await acks.publish(subject, message.data, toHeaders(headers));
     } catch (error) {
       const failure = natsError(error, "publish", `Cannot publish to "${subject}"`);
       // The server said nothing for apiTimeout: a PING tells a hung server (no PONG either,
@@ -512,6 +508,7 @@ export class NatsMessaging implements MessagingDriver {
     } catch {
       await connection.nc.close(); // Draining cannot finish while the server is away.
     }
+    connection.acks.close();
     await connection.watching;
   }
 
@@ -542,6 +539,7 @@ export class NatsMessaging implements MessagingDriver {
         nc,
         jsm,
         js,
+        acks: new AckWaiters(nc, this.#options.apiTimeout),
         pulls: new PullFetcher(nc, {
           apiPrefix: js.apiPrefix,
           apiTimeout: this.#options.apiTimeout,
