@@ -180,6 +180,9 @@ Deno.test("a reload under load changes settings, adds and removes instances and 
       extra: { extra: { type: "echo", greeting: "added" } },
     }),
   );
+  // The cache's settings change: its memory backend's next generation starts empty, so a GET
+  // between the swap and the next PUT is an intended 404, from here on only.
+  const cacheChanged = seen["cache.get"]!.length;
   const second = await reload(url);
   assert.equal(second.status, 200, JSON.stringify(second.body));
   assert.equal(second.body.generation, 3);
@@ -201,7 +204,9 @@ Deno.test("a reload under load changes settings, adds and removes instances and 
 
   for (const [kind, statuses] of Object.entries(seen)) {
     if (kind === "spare" || kind === "beta") continue;
-    const bad = statuses.filter((s) => s < 200 || s > 299);
+    const bad = statuses.filter((s, i) =>
+      (s < 200 || s > 299) && !(kind === "cache.get" && s === 404 && i >= cacheChanged)
+    );
     assert.deepEqual(bad, [], `${kind}: every answer is 2xx (${statuses.length} requests)`);
   }
   // The removed instance answers 200 until it is removed, then 404; the rotated key 200, then 401.
