@@ -1,9 +1,10 @@
 /**
  * The real storage backend: any S3-compatible service (AWS S3, MinIO, R2...) through the AWS
- * SDK. Uploads stream through `@aws-sdk/lib-storage` (memory per upload is bounded by
- * `partSize * (uploadConcurrency + 1)`; a failed upload is aborted, so no part stays behind),
- * downloads stream the SDK's response body, and every call has connect, request and idle
- * timeouts plus a bounded number of attempts, so nothing waits forever on a service that is down.
+ * SDK. Uploads stream through a pool of part buffers (`s3_multipart.ts`: memory per upload is
+ * bounded by `partSize * (uploadConcurrency + 1)` by construction, not by the garbage
+ * collector's timing; a failed upload is aborted, so no part stays behind), downloads stream the
+ * SDK's response body, and every call has connect, request and idle timeouts plus a bounded
+ * number of attempts, so nothing waits forever on a service that is down.
  */
 import {
   AbortMultipartUploadCommand,
@@ -21,7 +22,6 @@ import {
   S3Client,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { EdgeboxError } from "../../core/errors.ts";
 import { defineBackend, type HealthReport } from "../../core/plugin.ts";
@@ -59,6 +59,7 @@ import { assertKey } from "./keys.ts";
 import { storedHeadersOf } from "./object_headers.ts";
 import { formatRange } from "./ranges.ts";
 import { checkedBody } from "./streams.ts";
+import { uploadStream } from "./s3_multipart.ts";
 
 /** Options of {@linkcode S3Storage}. */
 export interface S3StorageOptions {
@@ -279,6 +280,12 @@ export class S3Storage implements StorageDriver {
     }
   }
 
+  /**
+   * Streams `body` into the object through at most `uploadConcurrency + 1` part buffers. The
+   * body's chunks become the driver's: a chunk that is a whole ArrayBuffer (as a request body's
+   * fresh buffer per read is) is released (detached) once copied into a part, so those do not
+   * pile up until a garbage collection; a view into a larger buffer is left alone.
+   */
   async put(
     key: string,
     body: ReadableStream<Uint8Array>,
@@ -299,27 +306,25 @@ export class S3Storage implements StorageDriver {
       throw error;
     }
     const checked = checkedBody(body, { maxSize: this.#options.maxObjectSize });
-    const upload = new Upload({
-      client: this.#client,
-      params: {
-        Bucket: this.#options.bucket,
-        Key: key,
-        Body: checked.stream,
-        ContentType: options.contentType ?? "application/octet-stream",
-        Metadata: options.metadata ?? {},
-        ...headerParams(options.headers),
-        // Passed to PutObject, or to CompleteMultipartUpload for a multipart upload.
-        ...guard?.params,
-      },
-      partSize: this.#options.partSize,
-      queueSize: this.#options.uploadConcurrency,
-      leavePartsOnError: false,
-    });
     try {
-      const result = await upload.done();
-      return { key, size: checked.bytes(), etag: result.ETag ?? "" };
+      const written = await uploadStream(checked.stream, {
+        client: this.#client,
+        bucket: this.#options.bucket,
+        key,
+        partSize: this.#options.partSize,
+        concurrency: this.#options.uploadConcurrency,
+        params: {
+          ContentType: options.contentType ?? "application/octet-stream",
+          Metadata: options.metadata ?? {},
+          ...headerParams(options.headers),
+        },
+        // Passed to PutObject, or to CompleteMultipartUpload for a multipart upload.
+        conditions: guard?.params,
+        releaseChunks: true,
+      });
+      return { key, size: written.size, etag: written.etag };
     } catch (error) {
-      // The SDK stops reading when the backend fails; release the client's body too.
+      // uploadStream cancelled the body already; a second cancel is a no-op.
       await checked.stream.cancel(error).catch(() => {});
       if (guard && conditionRefused(error, guard)) throw preconditionFailed(key, guard.field);
       throw this.#failure(error, `store object "${key}"`, key);

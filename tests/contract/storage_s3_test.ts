@@ -18,6 +18,7 @@ import { configYaml, openApp, waitFor } from "../_helpers.ts";
 import { realService } from "./_services.ts";
 import {
   digestOf,
+  failingStream,
   generatedStream,
   rejectsWith,
   runStorageContract,
@@ -78,6 +79,26 @@ async function removeAll(client: S3Client, prefix: string, from = bucket): Promi
   } while (token);
 }
 
+/**
+ * Multipart uploads still open (parts stored, no object made of them) for keys under `prefix`.
+ * Listed bucket-wide and filtered here: MinIO takes ListMultipartUploads' `Prefix` as an exact
+ * key, so asking for a prefix would always find nothing.
+ */
+async function openUploads(client: S3Client, prefix: string): Promise<number> {
+  let count = 0;
+  let KeyMarker: string | undefined;
+  let UploadIdMarker: string | undefined;
+  for (;;) {
+    const page = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, KeyMarker, UploadIdMarker }),
+    );
+    count += (page.Uploads ?? []).filter((u) => u.Key?.startsWith(prefix)).length;
+    if (!page.IsTruncated) return count;
+    KeyMarker = page.NextKeyMarker;
+    UploadIdMarker = page.NextUploadIdMarker;
+  }
+}
+
 async function openS3(overrides?: TargetOptions): Promise<StorageTarget> {
   const admin = adminClient();
   const driver = new S3Storage(options(overrides ?? {}));
@@ -91,12 +112,9 @@ async function openS3(overrides?: TargetOptions): Promise<StorageTarget> {
   }
   return {
     driver,
-    async partialUploads(prefix) {
+    partialUploads(prefix) {
       prefixes.add(prefix);
-      const out = await admin.send(
-        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }),
-      );
-      return out.Uploads?.length ?? 0;
+      return openUploads(admin, prefix);
     },
     async [Symbol.asyncDispose]() {
       await driver.close();
@@ -170,6 +188,91 @@ if (minio) {
         assert.equal(result.info.contentType, "application/x-test");
         assert.deepEqual(result.info.metadata, { kind: "big" });
         assert.deepEqual(await digestOf(result.body), { sha256: source.sha256(), size: 11 * MiB });
+      } finally {
+        await removeAll(admin, prefix);
+        admin.destroy();
+      }
+    },
+  });
+}
+
+if (minio) {
+  Deno.test({
+    name: "s3: an upload of several parts is stored part by part and reads back exactly",
+    ...SANITIZED,
+    async fn() {
+      const prefix = uniquePrefix();
+      const admin = adminClient();
+      try {
+        await using driver = new S3Storage(options({ partSize: 5 * MiB, uploadConcurrency: 2 }));
+        await driver.connect();
+        const source = generatedStream(12 * MiB + 3, 100_000);
+        const written = await driver.put(`${prefix}/big`, source.stream, {
+          contentType: "application/x-test",
+          metadata: { kind: "parts" },
+          headers: { cacheControl: "no-store" },
+        });
+        assert.equal(written.size, 12 * MiB + 3);
+        // S3 tags an object made of parts with its part count.
+        assert.match(written.etag, /-3"$/);
+        const result = await driver.get(`${prefix}/big`);
+        assert.equal(result.kind, "body");
+        if (result.kind !== "body") return;
+        assert.equal(result.info.etag, written.etag);
+        assert.equal(result.info.contentType, "application/x-test");
+        assert.deepEqual(result.info.metadata, { kind: "parts" });
+        assert.equal(result.info.headers.cacheControl, "no-store");
+        assert.deepEqual(await digestOf(result.body), {
+          sha256: source.sha256(),
+          size: 12 * MiB + 3,
+        });
+        assert.equal(await openUploads(admin, prefix), 0);
+      } finally {
+        await removeAll(admin, prefix);
+        admin.destroy();
+      }
+    },
+  });
+
+  Deno.test({
+    name: "s3: a body failing after several parts leaves no object and no multipart upload",
+    ...SANITIZED,
+    async fn() {
+      const prefix = uniquePrefix();
+      const admin = adminClient();
+      try {
+        await using driver = new S3Storage(options({ partSize: 5 * MiB, uploadConcurrency: 2 }));
+        await driver.connect();
+        await rejectsWith(
+          driver.put(`${prefix}/cut`, failingStream(12 * MiB)),
+          "storage.body_incomplete",
+        );
+        await rejectsWith(driver.head(`${prefix}/cut`), "storage.not_found");
+        assert.equal(await openUploads(admin, prefix), 0);
+      } finally {
+        await removeAll(admin, prefix);
+        admin.destroy();
+      }
+    },
+  });
+
+  Deno.test({
+    name: "s3: a body passing maxObjectSize after several parts leaves no multipart upload",
+    ...SANITIZED,
+    async fn() {
+      const prefix = uniquePrefix();
+      const admin = adminClient();
+      try {
+        await using driver = new S3Storage(
+          options({ partSize: 5 * MiB, uploadConcurrency: 2, maxObjectSize: 11 * MiB }),
+        );
+        await driver.connect();
+        await rejectsWith(
+          driver.put(`${prefix}/big`, generatedStream(16 * MiB).stream),
+          "storage.too_large",
+        );
+        await rejectsWith(driver.head(`${prefix}/big`), "storage.not_found");
+        assert.equal(await openUploads(admin, prefix), 0);
       } finally {
         await removeAll(admin, prefix);
         admin.destroy();
