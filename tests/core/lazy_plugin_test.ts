@@ -39,7 +39,9 @@ function implementation(type = "hello", backends = ["memory", "disk"]): PluginDe
 }
 
 /** A lazy `hello` type that counts its loads. */
-function lazyHello(load: () => Promise<PluginDefinition> = () => Promise.resolve(implementation())) {
+function lazyHello(
+  load: () => Promise<PluginDefinition> = () => Promise.resolve(implementation()),
+) {
   const loads = { count: 0 };
   const plugin = lazyPlugin({
     type: "hello",
