@@ -211,38 +211,49 @@ function natsServerBinary(): string | undefined {
   });
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** A nats-server of this test's own (JetStream, file store in a temporary directory). */
+/**
+ * A nats-server of this test's own (JetStream, file store in a temporary directory). It picks
+ * its own port (`-p -1`) and says which in its log: a port chosen free beforehand could be taken
+ * by another suite's server in between, and the test would then freeze a server that never
+ * started while edgebox talks to the other one.
+ */
 class FreezableNatsServer implements AsyncDisposable {
-  readonly port = freePort();
-  readonly url = `nats://127.0.0.1:${this.port}`;
   readonly #dir = Deno.makeTempDirSync({ prefix: "edgebox-interop-nats-" });
   readonly #child: Deno.ChildProcess;
+  /** Resolves with the client port once the server logs it; rejects if it exits first. */
+  readonly #port: Promise<number>;
+  /** Reads the log to its end, so the server never blocks writing it. */
+  readonly #draining: Promise<void>;
+  #url: string | undefined;
 
   constructor(binary: string) {
-    this.#child = new Deno.Command(binary, {
-      args: ["-js", "-a", "127.0.0.1", "-p", String(this.port), "-sd", this.#dir],
+    const child = this.#child = new Deno.Command(binary, {
+      args: ["-js", "-a", "127.0.0.1", "-p", "-1", "-sd", this.#dir],
       stdin: "null",
       stdout: "null",
-      stderr: "null",
+      stderr: "piped",
     }).spawn();
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    this.#port = promise;
+    this.#draining = (async () => {
+      let log = "";
+      for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+        log += text;
+        const found = /Listening for client connections on [\d.]+:(\d+)/.exec(log);
+        if (found) resolve(Number(found[1]));
+      }
+      reject(new Error(`nats-server exited before it listened:\n${log}`));
+    })();
+  }
+
+  /** `nats://127.0.0.1:<port>`, once {@linkcode listening} resolved. */
+  get url(): string {
+    if (!this.#url) throw new Error("nats-server is not listening yet");
+    return this.#url;
   }
 
   async listening(): Promise<void> {
-    await waitFor(async () => {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port: this.port })).close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, `nats-server on port ${this.port}`);
+    this.#url = `nats://127.0.0.1:${await this.#port}`;
   }
 
   /** Hangs the server: its sockets stay open, nothing answers. */
@@ -262,6 +273,7 @@ class FreezableNatsServer implements AsyncDisposable {
       // Already gone.
     }
     await this.#child.status;
+    await this.#draining;
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 }
