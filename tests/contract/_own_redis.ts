@@ -61,10 +61,16 @@ export class OwnRedis implements AsyncDisposable {
       stderr: "null",
       cwd: this.#dir,
     }).spawn();
+    let exited = false;
+    this.#child.status.then(() => exited = true);
     await waitFor(
-      async () => await unreachable(this.url, this.port) === undefined,
+      async () => exited || await unreachable(this.url, this.port) === undefined,
       "redis-server to listen",
     );
+    // Another process may have taken the port between freePort() and the bind: then what
+    // answers is not this server, and every outage the test causes would miss it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (exited) throw new Error(`redis-server could not listen on ${this.port} (taken meanwhile?)`);
   }
 
   /** Kills the server (thawing it first, in case a test froze it). */
