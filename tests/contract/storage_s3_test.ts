@@ -65,6 +65,18 @@ function adminClient(): S3Client {
   return new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials });
 }
 
+/** Runs `work` on a fresh key prefix with an admin client, then removes what it left there. */
+async function inPrefix(work: (prefix: string, admin: S3Client) => Promise<void>): Promise<void> {
+  const prefix = uniquePrefix();
+  const admin = adminClient();
+  try {
+    await work(prefix, admin);
+  } finally {
+    await removeAll(admin, prefix);
+    admin.destroy();
+  }
+}
+
 /** Deletes every object under `prefix`. */
 async function removeAll(client: S3Client, prefix: string, from = bucket): Promise<void> {
   let token: string | undefined;
@@ -169,10 +181,8 @@ if (minio) {
   Deno.test({
     name: "s3: a copy above the single-request limit goes part by part",
     ...SANITIZED,
-    async fn() {
-      const prefix = uniquePrefix();
-      const admin = adminClient();
-      try {
+    fn: () =>
+      inPrefix(async (prefix, admin) => {
         await using driver = new S3Storage(options({ multipartCopyThreshold: 5 * MiB }));
         await driver.connect();
         const source = generatedStream(11 * MiB);
@@ -188,11 +198,7 @@ if (minio) {
         assert.equal(result.info.contentType, "application/x-test");
         assert.deepEqual(result.info.metadata, { kind: "big" });
         assert.deepEqual(await digestOf(result.body), { sha256: source.sha256(), size: 11 * MiB });
-      } finally {
-        await removeAll(admin, prefix);
-        admin.destroy();
-      }
-    },
+      }),
   });
 }
 
@@ -200,10 +206,8 @@ if (minio) {
   Deno.test({
     name: "s3: an upload of several parts is stored part by part and reads back exactly",
     ...SANITIZED,
-    async fn() {
-      const prefix = uniquePrefix();
-      const admin = adminClient();
-      try {
+    fn: () =>
+      inPrefix(async (prefix, admin) => {
         await using driver = new S3Storage(options({ partSize: 5 * MiB, uploadConcurrency: 2 }));
         await driver.connect();
         const source = generatedStream(12 * MiB + 3, 100_000);
@@ -227,20 +231,14 @@ if (minio) {
           size: 12 * MiB + 3,
         });
         assert.equal(await openUploads(admin, prefix), 0);
-      } finally {
-        await removeAll(admin, prefix);
-        admin.destroy();
-      }
-    },
+      }),
   });
 
   Deno.test({
     name: "s3: a body failing after several parts leaves no object and no multipart upload",
     ...SANITIZED,
-    async fn() {
-      const prefix = uniquePrefix();
-      const admin = adminClient();
-      try {
+    fn: () =>
+      inPrefix(async (prefix, admin) => {
         await using driver = new S3Storage(options({ partSize: 5 * MiB, uploadConcurrency: 2 }));
         await driver.connect();
         await rejectsWith(
@@ -249,20 +247,14 @@ if (minio) {
         );
         await rejectsWith(driver.head(`${prefix}/cut`), "storage.not_found");
         assert.equal(await openUploads(admin, prefix), 0);
-      } finally {
-        await removeAll(admin, prefix);
-        admin.destroy();
-      }
-    },
+      }),
   });
 
   Deno.test({
     name: "s3: a body passing maxObjectSize after several parts leaves no multipart upload",
     ...SANITIZED,
-    async fn() {
-      const prefix = uniquePrefix();
-      const admin = adminClient();
-      try {
+    fn: () =>
+      inPrefix(async (prefix, admin) => {
         await using driver = new S3Storage(
           options({ partSize: 5 * MiB, uploadConcurrency: 2, maxObjectSize: 11 * MiB }),
         );
@@ -273,11 +265,7 @@ if (minio) {
         );
         await rejectsWith(driver.head(`${prefix}/big`), "storage.not_found");
         assert.equal(await openUploads(admin, prefix), 0);
-      } finally {
-        await removeAll(admin, prefix);
-        admin.destroy();
-      }
-    },
+      }),
   });
 }
 
