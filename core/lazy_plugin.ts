@@ -19,7 +19,7 @@ import {
 } from "./plugin.ts";
 
 /** The always-loaded half of a plugin type, and how to load the other half. */
-export interface LazyPluginDeclaration<Config, Exports> {
+export interface LazyPluginDeclaration<Config> {
   type: string;
   description: string;
   /**
@@ -43,7 +43,7 @@ export interface LazyPluginDeclaration<Config, Exports> {
  * is a programming error and throws.
  */
 export function lazyPlugin<Config, Exports = unknown>(
-  declaration: LazyPluginDeclaration<Config, Exports>,
+  declaration: LazyPluginDeclaration<Config>,
 ): PluginDefinition<z.ZodType<Config>, Exports> {
   const { type, config } = declaration;
   const backends = config instanceof z.ZodType ? undefined : Object.keys(config);
