@@ -182,7 +182,7 @@ if (minio) {
     name: "s3: a copy above the single-request limit goes part by part",
     ...SANITIZED,
     fn: () =>
-      inPrefix(async (prefix, admin) => {
+      inPrefix(async (prefix) => {
         await using driver = new S3Storage(options({ multipartCopyThreshold: 5 * MiB }));
         await driver.connect();
         const source = generatedStream(11 * MiB);
